@@ -1,0 +1,23 @@
+"""Shared building blocks: generators, discriminators, norm factory and initialisation."""
+
+from .conv import conv_bias, get_activation, get_norm_layer
+from .discriminators import PatchDiscriminator, PixelDiscriminator
+from .factory import define_discriminator, define_generator
+from .init import init_weights
+from .resnet import ResnetBlock, ResnetGenerator
+from .unet import UnetGenerator, UnetSkipConnectionBlock
+
+__all__ = [
+    "PatchDiscriminator",
+    "PixelDiscriminator",
+    "ResnetBlock",
+    "ResnetGenerator",
+    "UnetGenerator",
+    "UnetSkipConnectionBlock",
+    "conv_bias",
+    "define_discriminator",
+    "define_generator",
+    "get_activation",
+    "get_norm_layer",
+    "init_weights",
+]
