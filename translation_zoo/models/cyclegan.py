@@ -1,0 +1,156 @@
+"""CycleGAN: Unpaired Image-to-Image Translation using Cycle-Consistent Adversarial Networks.
+
+Zhu, Park, Isola, Efros. ICCV 2017. arXiv:1703.10593
+Reference code: junyanz/pytorch-CycleGAN-and-pix2pix (``models/cycle_gan_model.py``, ``--model cycle_gan``).
+
+Two ResNet-9 generators (G: A→B = ``gen_a2b``, F: B→A = ``gen_b2a``) with instance norm and reflection padding;
+two 70x70 PatchGANs (``disc_b`` judges domain B, the official ``netD_A``; ``disc_a`` judges domain A, the
+official ``netD_B``); LSGAN loss; cycle loss with λ_A = λ_B = 10; identity loss 0.5·λ; D updated on a pool
+of 50 past fakes; D's loss halved; Adam(2e-4, β1 = 0.5); batch size 1; 100 + 100 epochs of linear decay.
+
+Deviations: none in the math. The image pool draws from torch's RNG instead of Python's ``random`` so that
+seeding and checkpointed RNG state cover it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..losses import GANLoss, ImagePool
+from ..nn import define_discriminator, define_generator, init_weights
+from .base import TranslationGAN
+
+
+class CycleGAN(TranslationGAN):
+    """Two generators trained adversarially and with cycle consistency (Zhu et al. 2017).
+
+    Args:
+        input_nc: channels of domain A.
+        output_nc: channels of domain B.
+        ngf: generator filters in the first conv layer (paper: 64).
+        ndf: discriminator filters in the first conv layer (paper: 64).
+        netG: generator (``resnet_9blocks`` for 256x256 in the paper, ``resnet_6blocks`` for 128x128, ``unet_256``).
+        netD: discriminator (``basic`` = 70x70 PatchGAN, ``n_layers``, ``pixel``).
+        n_layers_D: layers of the ``n_layers`` discriminator.
+        norm: ``instance`` (paper), ``batch``, ``syncbatch``, ``none``.
+        use_dropout: dropout in the generators (paper: off).
+        gan_mode: ``lsgan`` (paper), ``vanilla``, ``hinge``, ``wgangp``.
+        lambda_A: weight of the forward cycle loss ||F(G(a)) - a||_1 (λ of Eq. 3; paper 10).
+        lambda_B: weight of the backward cycle loss ||G(F(b)) - b||_1 (paper 10).
+        lambda_identity: identity-loss weight relative to λ (paper §5.2: 0.5; 0 disables it).
+        pool_size: images in each discriminator's history pool (paper: 50).
+        **kwargs: optimiser/schedule options of :class:`TranslationGAN`.
+    """
+
+    batch_kind = "unpaired"
+    tiny_config = {"input_nc": 1, "output_nc": 1, "ngf": 8, "ndf": 8, "netG": "resnet_2blocks"}
+
+    def __init__(
+        self,
+        input_nc: int = 3,
+        output_nc: int = 3,
+        ngf: int = 64,
+        ndf: int = 64,
+        netG: str = "resnet_9blocks",
+        netD: Literal["basic", "n_layers", "pixel"] = "basic",
+        n_layers_D: int = 3,
+        norm: Literal["batch", "instance", "syncbatch", "none"] = "instance",
+        use_dropout: bool = False,
+        gan_mode: Literal["vanilla", "lsgan", "hinge", "wgangp"] = "lsgan",
+        lambda_A: float = 10.0,
+        lambda_B: float = 10.0,
+        lambda_identity: float = 0.5,
+        pool_size: int = 50,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        hp = self.hparams
+        if lambda_identity > 0 and input_nc != output_nc:
+            raise ValueError(
+                f"lambda_identity > 0 needs input_nc == output_nc (got {input_nc} and {output_nc}); "
+                "set lambda_identity=0 or use the same channels for both domains"
+            )
+
+        def gen(i: int, o: int) -> nn.Module:
+            return init_weights(define_generator(netG, i, o, ngf, norm, use_dropout), hp.init_type, hp.init_gain)
+
+        def disc(i: int) -> nn.Module:
+            return init_weights(define_discriminator(netD, i, ndf, n_layers_D, norm), hp.init_type, hp.init_gain)
+
+        self.gen_a2b, self.gen_b2a = gen(input_nc, output_nc), gen(output_nc, input_nc)
+        self.disc_a, self.disc_b = disc(input_nc), disc(output_nc)
+        self.fake_a_pool, self.fake_b_pool = ImagePool(pool_size), ImagePool(pool_size)
+        self.criterion_gan = GANLoss(gan_mode)
+
+    def param_groups(self) -> dict[str, list[nn.Module]]:
+        # One optimiser over both generators and one over both discriminators, as in the official code.
+        return {"G": [self.gen_a2b, self.gen_b2a], "D": [self.disc_a, self.disc_b]}
+
+    def forward(self, x: torch.Tensor, direction: Literal["a2b", "b2a"] = "a2b") -> torch.Tensor:
+        if direction == "a2b":
+            return self.gen_a2b(x)
+        if direction == "b2a":
+            return self.gen_b2a(x)
+        raise ValueError(f"direction must be 'a2b' or 'b2a', got {direction!r}")
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        hp = self.hparams
+        real_a, real_b = batch["A"], batch["B"]  # (N, input_nc, H, W), (N, output_nc, H, W)
+        opt_g, opt_d = self.optimizers()
+
+        # G step first, as in the reference (D is frozen while G updates).
+        with self.toggled_optimizer(opt_g):
+            fake_b = self.gen_a2b(real_a)  # G(a)
+            rec_a = self.gen_b2a(fake_b)  # F(G(a))
+            fake_a = self.gen_b2a(real_b)  # F(b)
+            rec_b = self.gen_a2b(fake_a)  # G(F(b))
+            losses = {
+                # L_GAN(G, D_Y, X, Y) and L_GAN(F, D_X, Y, X) — Eq. (1), least-squares form (§4).
+                "g_gan_a2b": self.criterion_gan(self.disc_b(fake_b), True, for_discriminator=False),
+                "g_gan_b2a": self.criterion_gan(self.disc_a(fake_a), True, for_discriminator=False),
+                # L_cyc(G, F) — Eq. (2), weighted by λ as in Eq. (3).
+                "g_cyc_a": hp.lambda_A * F.l1_loss(rec_a, real_a),
+                "g_cyc_b": hp.lambda_B * F.l1_loss(rec_b, real_b),
+            }
+            if hp.lambda_identity > 0:
+                # Identity loss (§5.2, Eq. 6 of the arXiv version): G(b) ≈ b, F(a) ≈ a, weighted 0.5·λ.
+                losses["g_idt_b"] = hp.lambda_B * hp.lambda_identity * F.l1_loss(self.gen_a2b(real_b), real_b)
+                losses["g_idt_a"] = hp.lambda_A * hp.lambda_identity * F.l1_loss(self.gen_b2a(real_a), real_a)
+            self._step(opt_g, losses)
+
+        # D step on pooled fakes (§4 "Training details"); each D's loss halved.
+        with self.toggled_optimizer(opt_d):
+            pooled_b = self.fake_b_pool.query(fake_b)
+            pooled_a = self.fake_a_pool.query(fake_a)
+            self._step(
+                opt_d,
+                {
+                    "d_b": self._disc_loss(self.disc_b, real_b, pooled_b),
+                    "d_a": self._disc_loss(self.disc_a, real_a, pooled_a),
+                },
+            )
+
+    def _disc_loss(self, disc: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """0.5 · (L(D(real), 1) + L(D(fake), 0)): the halved D objective of the reference ``backward_D_basic``."""
+        return 0.5 * (self.criterion_gan(disc(real), True) + self.criterion_gan(disc(fake), False))
+
+    @torch.no_grad()
+    def visuals(self, batch: dict[str, Any]) -> list[list[torch.Tensor]]:
+        real_a, real_b = batch["A"], batch["B"]
+        fake_b, fake_a = self.gen_a2b(real_a), self.gen_b2a(real_b)
+        return [[real_a, fake_b, self.gen_b2a(fake_b)], [real_b, fake_a, self.gen_a2b(fake_a)]]
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        # Unpaired data have no target: report cycle reconstruction error as a sanity signal.
+        rec_a = self.gen_b2a(self.gen_a2b(batch["A"]))
+        rec_b = self.gen_a2b(self.gen_b2a(batch["B"]))
+        self.log("val/cyc_a", F.l1_loss(rec_a, batch["A"]), prog_bar=True, sync_dist=True)
+        self.log("val/cyc_b", F.l1_loss(rec_b, batch["B"]), sync_dist=True)
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        rec_a = self.gen_b2a(self.gen_a2b(batch["A"]))
+        self.log("test/cyc_a", F.l1_loss(rec_a, batch["A"]), sync_dist=True)

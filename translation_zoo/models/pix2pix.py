@@ -1,0 +1,139 @@
+"""pix2pix: Image-to-Image Translation with Conditional Adversarial Networks.
+
+Isola, Zhu, Zhou, Efros. CVPR 2017. arXiv:1611.07004
+Reference code: junyanz/pytorch-CycleGAN-and-pix2pix (``models/pix2pix_model.py``, ``--model pix2pix``).
+
+Generator: U-Net 256 with dropout 0.5 in the three innermost decoder blocks; discriminator: 70x70 PatchGAN on
+concat(A, B) (the conditional D); batch norm; N(0, 0.02) init; vanilla GAN loss + λ_L1·L1 with λ_L1 = 100;
+D's loss halved; Adam(2e-4, β1 = 0.5); batch size 1; 100 epochs + 100 of linear decay.
+
+Test-time behaviour follows the paper (§3.2, "At inference time, we run the generator net in exactly the same
+manner as during the training phase"): dropout stays on and batch norm uses the test batch's statistics, as the
+official code does without ``--eval``. Set ``eval_mode=True`` for a deterministic generator (``--eval``).
+
+Deviations: none in the math. Inference in paper mode leaves batch-norm running statistics untouched (the
+official code updates them at test time, but never uses them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..losses import GANLoss
+from ..nn import define_discriminator, define_generator, init_weights
+from .base import TranslationGAN
+
+
+@contextlib.contextmanager
+def paper_test_mode(net: nn.Module) -> Iterator[None]:
+    """Run ``net`` with dropout on and batch-statistics norms, restoring its modes and BN buffers after."""
+    modes = {m: m.training for m in net.modules()}
+    bn_buffers = {
+        name: buf.clone()
+        for name, buf in net.named_buffers()
+        if name.rsplit(".", 1)[-1] in ("running_mean", "running_var", "num_batches_tracked")
+    }
+    net.train()
+    try:
+        yield
+    finally:
+        for m, mode in modes.items():
+            m.training = mode
+        state = dict(net.named_buffers())
+        with torch.no_grad():
+            for name, saved in bn_buffers.items():
+                state[name].copy_(saved)
+
+
+class Pix2Pix(TranslationGAN):
+    """Conditional GAN with an L1 term (Isola et al. 2017).
+
+    Args:
+        input_nc: channels of A (the source).
+        output_nc: channels of B (the target).
+        ngf: generator filters in the last conv layer (paper: 64).
+        ndf: discriminator filters in the first conv layer (paper: 64).
+        netG: generator architecture (``unet_256``, ``unet_128``, ``unet_<k>d``, ``resnet_9blocks`` ...).
+        netD: discriminator (``basic`` = 70x70 PatchGAN, ``n_layers``, ``pixel``).
+        n_layers_D: layers of the ``n_layers`` discriminator.
+        norm: ``batch`` (paper), ``instance``, ``syncbatch``, ``none``.
+        use_dropout: dropout in the generator (paper: on; it is the model's only noise source).
+        gan_mode: ``vanilla`` (paper), ``lsgan``, ``hinge``, ``wgangp``.
+        lambda_l1: λ of Eq. (4) (paper: 100).
+        lambda_gan: weight of the cGAN term; 0 gives the paper's "L1 only" ablation (Table 1).
+        eval_mode: use eval-mode dropout/BN at inference (the official ``--eval``); off = the paper's behaviour.
+        **kwargs: optimiser/schedule options of :class:`TranslationGAN` (lr, beta1, n_epochs, ...).
+    """
+
+    batch_kind = "paired"
+    tiny_config = {"input_nc": 1, "output_nc": 1, "ngf": 8, "ndf": 8, "netG": "unet_5d"}
+
+    def __init__(
+        self,
+        input_nc: int = 3,
+        output_nc: int = 3,
+        ngf: int = 64,
+        ndf: int = 64,
+        netG: str = "unet_256",
+        netD: Literal["basic", "n_layers", "pixel"] = "basic",
+        n_layers_D: int = 3,
+        norm: Literal["batch", "instance", "syncbatch", "none"] = "batch",
+        use_dropout: bool = True,
+        gan_mode: Literal["vanilla", "lsgan", "hinge", "wgangp"] = "vanilla",
+        lambda_l1: float = 100.0,
+        lambda_gan: float = 1.0,
+        eval_mode: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        hp = self.hparams
+        self.gen = init_weights(
+            define_generator(netG, input_nc, output_nc, ngf, norm, use_dropout), hp.init_type, hp.init_gain
+        )
+        # Conditional D: it sees the source next to the (real or fake) target.
+        self.disc = init_weights(
+            define_discriminator(netD, input_nc + output_nc, ndf, n_layers_D, norm), hp.init_type, hp.init_gain
+        )
+        self.criterion_gan = GANLoss(gan_mode)
+
+    def param_groups(self) -> dict[str, list[nn.Module]]:
+        return {"G": [self.gen], "D": [self.disc]}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training or self.hparams.eval_mode:
+            return self.gen(x)
+        with paper_test_mode(self.gen):
+            return self.gen(x)
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        hp = self.hparams
+        real_a, real_b = batch["A"], batch["B"]  # (N, input_nc, H, W), (N, output_nc, H, W)
+        opt_g, opt_d = self.optimizers()
+        fake_b = self.gen(real_a)  # computed once: D sees it detached, G's losses through it
+
+        # D step: maximise log D(x, y) + log(1 - D(x, G(x))) — Eq. (1); halved "to slow D relative to G" (§3.3).
+        with self.toggled_optimizer(opt_d):
+            pred_fake = self.disc(torch.cat([real_a, fake_b.detach()], 1))
+            pred_real = self.disc(torch.cat([real_a, real_b], 1))
+            self._step(
+                opt_d,
+                {
+                    "d_fake": 0.5 * self.criterion_gan(pred_fake, False),
+                    "d_real": 0.5 * self.criterion_gan(pred_real, True),
+                },
+            )
+
+        # G step: G* = arg min_G max_D L_cGAN(G, D) + λ L_L1(G) — Eq. (4), with L_L1 of Eq. (3).
+        with self.toggled_optimizer(opt_g):
+            losses = {"g_l1": hp.lambda_l1 * F.l1_loss(fake_b, real_b)}
+            if hp.lambda_gan > 0:
+                pred_fake = self.disc(torch.cat([real_a, fake_b], 1))
+                # Non-saturating form: maximise log D(x, G(x)) (§3.3).
+                losses["g_gan"] = hp.lambda_gan * self.criterion_gan(pred_fake, True, for_discriminator=False)
+            self._step(opt_g, losses)
