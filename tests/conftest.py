@@ -44,3 +44,18 @@ def make_batch(model: TranslationGAN, n: int = 2, size: int = 32, seed: int = 0)
 @pytest.fixture(params=all_model_classes(), ids=lambda c: c.__name__)
 def model_cls(request):
     return request.param
+
+
+@pytest.fixture(scope="session", autouse=True)
+def demo_data_home(tmp_path_factory):
+    """One demo-data cache for the whole session (subprocesses inherit it through the environment)."""
+    import os
+
+    home = tmp_path_factory.mktemp("data_home")
+    old = os.environ.get("TRANSLATION_ZOO_DATA")
+    os.environ["TRANSLATION_ZOO_DATA"] = str(home)
+    yield home
+    if old is None:
+        os.environ.pop("TRANSLATION_ZOO_DATA", None)
+    else:
+        os.environ["TRANSLATION_ZOO_DATA"] = old

@@ -23,8 +23,9 @@ class KeepPreviousConfig(SaveConfigCallback):
     kept as ``config.<n>.yaml`` instead of crashing the new run or being overwritten."""
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        # trainer.log_dir broadcasts from rank 0: every rank must ask for it, or DDP deadlocks.
+        log_dir = trainer.log_dir or trainer.default_root_dir
         if trainer.is_global_zero:
-            log_dir = trainer.log_dir or trainer.default_root_dir
             target = Path(log_dir) / self.config_filename
             if target.exists() and not self.already_saved:
                 n = 1

@@ -71,6 +71,8 @@ class ImageGridCallback(L.Callback):
             self._log(trainer, pl_module, "train/images")
 
     def _log(self, trainer: L.Trainer, pl_module: L.LightningModule, tag: str) -> None:
+        # trainer.log_dir is a broadcast from rank 0: ask for it on every rank before rank 0 goes on alone.
+        root = Path(trainer.log_dir or trainer.default_root_dir)
         if not trainer.is_global_zero:
             return
         batch = {k: v.to(pl_module.device) if isinstance(v, torch.Tensor) else v for k, v in self._batch.items()}
@@ -87,7 +89,6 @@ class ImageGridCallback(L.Callback):
             elif isinstance(logger, TensorBoardLogger):
                 logger.experiment.add_image(tag, grid, global_step=step)
         if self.save_png:
-            root = Path(trainer.log_dir or trainer.default_root_dir)
             out = root / "images" / f"{tag.replace('/', '_')}_step{step:07d}_epoch{trainer.current_epoch:03d}.png"
             out.parent.mkdir(parents=True, exist_ok=True)
             save_image(grid, out)

@@ -146,6 +146,8 @@ class TranslationGAN(L.LightningModule):
             on_step=True,
             on_epoch=True,
             batch_size=self._batch_size,
+            # Epoch means over all ranks under DDP (a few scalars: the all-reduce is cheap).
+            sync_dist=self.trainer.world_size > 1,
         )
         return total.detach()
 
