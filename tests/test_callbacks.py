@@ -8,9 +8,10 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from conftest import make_batch
 from translation_zoo.callbacks import ImageGridCallback, compose_grid
 from translation_zoo.models import CycleGAN, Pix2Pix
+
+from conftest import make_batch
 
 
 def test_compose_grid_layout():

@@ -5,8 +5,9 @@ from __future__ import annotations
 import lightning as L
 import pytest
 import torch
-from conftest import all_model_classes, make_batch
 from torch.utils.data import DataLoader
+
+from conftest import all_model_classes, make_batch
 
 
 class ListDataset(torch.utils.data.Dataset):
