@@ -491,3 +491,13 @@ def test_label_from_path():
     assert label_from_path("some/dir/00042_label7.png") == 7
     with pytest.raises(DataError, match="label"):
         label_from_path("photo.png")
+
+
+def test_demo_subsets_are_class_balanced(tmp_path):
+    """The first N files of a demo split (what max_dataset_size keeps) cover every digit."""
+    from translation_zoo.data import label_from_path, list_images
+    from translation_zoo.data.demo import ensure_demo
+
+    root = ensure_demo("mnist_uci", tmp_path / "uci")
+    first = [label_from_path(p) for p in list_images(root / "trainA")[:100]]
+    assert len(set(first)) == 10

@@ -33,7 +33,7 @@ from translation_zoo.data.paired import PairedDataModule
 from translation_zoo.data.unpaired import UnpairedDataModule
 
 # Bump when the generated content changes, so stale caches are rebuilt.
-DEMO_VERSION = 1
+DEMO_VERSION = 2  # 2: files named by shuffled position (v1 listed them sorted by class)
 MARKER = "DEMO_COMPLETE"
 PAIRED_DEMOS = ("mnist_edges",)
 UNPAIRED_DEMOS = ("mnist_uci",)
@@ -59,15 +59,17 @@ def demo_root(name: str) -> Path:
 
 def _write_split(folder: Path, images: np.ndarray, labels: np.ndarray, indices: np.ndarray) -> None:
     folder.mkdir(parents=True)
-    for i in indices:
-        Image.fromarray(images[i]).save(folder / f"{i:05d}_label{labels[i]}.png")
+    # Name files by their position in the shuffled split, not by source index: the sources are sorted by
+    # class, and readers take the first N sorted names (``max_dataset_size``), which must be a random subset.
+    for position, i in enumerate(indices):
+        Image.fromarray(images[i]).save(folder / f"{position:05d}_label{labels[i]}.png")
 
 
 def _split(n: int, sizes: tuple[int, ...], seed: int) -> list[np.ndarray]:
     """Disjoint random index sets of the given sizes (the sources are sorted by class)."""
     order = np.random.default_rng(seed).permutation(n)
     bounds = np.cumsum((0, *sizes))
-    return [np.sort(order[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    return [order[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def _build_mnist_edges(out: Path) -> None:
