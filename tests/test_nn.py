@@ -52,12 +52,13 @@ def test_unet_key_layout_and_dropout_placement():
     assert sum(isinstance(m, nn.Dropout) for m in define_generator("unet_128", 3, 3, 8, "batch", True).modules()) == 2
 
 
-def test_unet_skip_carries_leaky_relu_of_input():
+def test_unet_skip_concatenates_input_and_inner_path():
     block = UnetSkipConnectionBlock(4, 8, norm="none", innermost=True)
     x = torch.randn(2, 4, 8, 8)
     out = block(x)
     assert out.shape == (2, 8, 8, 8)
-    torch.testing.assert_close(out[:, :4], nn.functional.leaky_relu(x, 0.2))
+    torch.testing.assert_close(out[:, :4], x)
+    torch.testing.assert_close(out[:, 4:], block.model(x))
 
 
 def test_unet_any_depth_and_size_check():

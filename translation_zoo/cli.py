@@ -8,14 +8,18 @@
 
 from __future__ import annotations
 
+import pickle
 import sys
 from pathlib import Path
 
 import lightning as L
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
+from lightning.pytorch.utilities.rank_zero import rank_zero_info
 
 from .callbacks import TranslationWriter
+from .callbacks.checkpointing import find_last_checkpoint
 from .models import TranslationGAN
+from .utils.checkpoint import CheckpointMismatchError
 
 
 class KeepPreviousConfig(SaveConfigCallback):
@@ -42,9 +46,42 @@ class TranslationCLI(LightningCLI):
         # Always present, active only in `predict`: writes translated images keeping the input file names.
         parser.add_lightning_class_args(TranslationWriter, "predict_writer")
 
+    # Checkpoints in: untrusted files cannot run code, and `--ckpt_path last` finds the previous run's last.ckpt.
+    def before_fit(self) -> None:
+        self._prepare_checkpoint_loading("fit")
+
+    def before_validate(self) -> None:
+        self._prepare_checkpoint_loading("validate")
+
+    def before_test(self) -> None:
+        self._prepare_checkpoint_loading("test")
+
+    def before_predict(self) -> None:
+        self._prepare_checkpoint_loading("predict")
+
+    def _prepare_checkpoint_loading(self, subcommand: str) -> None:
+        config = self.config_init[subcommand]
+        if "weights_only" in self._subcommand_method_arguments[subcommand] and config.get("weights_only") is None:
+            # A checkpoint is data: load tensors and plain values only, never pickled code. torch >= 2.6 defaults to
+            # this as well, unless TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD is set. `--weights_only false` for trusted files.
+            config["weights_only"] = True
+        if config.get("ckpt_path") == "last":
+            found = find_last_checkpoint(self.trainer)
+            if found is not None:
+                rank_zero_info(f"--ckpt_path last: resuming from {found}, the newest last checkpoint of earlier runs")
+                config["ckpt_path"] = str(found)
+            # else Lightning warns and starts from scratch: `--ckpt_path last` can be set on the first launch too.
+
 
 def main(args: list[str] | None = None) -> None:
     """Console entry point."""
+    argv = sys.argv[1:] if args is None else args
+    if isinstance(argv, list) and argv[:1] == ["export"]:
+        # Not a Trainer subcommand: exporting a generator needs no Trainer, data or config file.
+        from .export import main as export_main
+
+        export_main(argv[1:])
+        return
     from . import data, models  # noqa: F401  (registers every model and DataModule for subclass mode)
     from .data import DataError
 
@@ -64,6 +101,22 @@ def main(args: list[str] | None = None) -> None:
         msg = str(e).strip().splitlines()
         print(f"error: {msg[-1] if msg else type(e).__name__}", file=sys.stderr)
         raise SystemExit(2) from None
+    except CheckpointMismatchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except pickle.UnpicklingError as e:
+        # weights_only refused an object: the file holds pickled code or classes, not just tensors and plain data.
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(
+            f"error: refusing to load the checkpoint: it holds objects other than tensors and plain data, and "
+            f"unpickling them could run code ({first}). Pass --weights_only false only for files you trust.",
+            file=sys.stderr,
+        )
+        raise SystemExit(2) from None
+    except FloatingPointError as e:
+        # Divergence (TranslationGAN._step): say which loss and where; exit 3 so job scripts need not retry it.
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(3) from None
 
 
 if __name__ == "__main__":

@@ -82,7 +82,9 @@ class ImageGridCallback(L.Callback):
         with torch.random.fork_rng(devices=[]), torch.no_grad():
             grid = compose_grid(pl_module.visuals(batch), self.max_images).cpu()
         pl_module.train(was_training)
-        step = trainer.global_step
+        # The step Lightning logs metrics at (batches), not global_step (which counts each player's optimiser
+        # step), so that grids and losses share the x-axis in W&B/TensorBoard.
+        step = getattr(trainer.fit_loop.epoch_loop, "_batches_that_stepped", trainer.global_step)
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
                 logger.log_image(key=tag, images=[grid], step=step)

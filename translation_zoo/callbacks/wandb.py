@@ -9,25 +9,25 @@ reproduced from the W&B page alone and sweep parameters named ``model.init_args.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import lightning as L
-import yaml
 from lightning.pytorch.cli import SaveConfigCallback
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_warn
 
 
 def resolved_cli_config(trainer: L.Trainer) -> dict[str, Any] | None:
-    """The resolved config of the running ``lightning`` subcommand as plain YAML types, or None outside the CLI.
+    """The resolved config of the running ``lightning`` subcommand as plain JSON types, or None outside the CLI.
 
     LightningCLI hands the parsed config to its :class:`SaveConfigCallback`, which it appends to
-    ``trainer.callbacks``; the config is dumped with that callback's parser exactly as ``config.yaml`` is written.
+    ``trainer.callbacks``; the config is dumped with that callback's parser, as ``config.yaml`` is written.
     """
     saver = next((cb for cb in trainer.callbacks if isinstance(cb, SaveConfigCallback)), None)
     if saver is None:
         return None
-    return yaml.safe_load(saver.parser.dump(saver.config, skip_none=False))
+    return json.loads(saver.parser.dump(saver.config, skip_none=False, format="json"))
 
 
 class WandbConfigCallback(L.Callback):

@@ -14,6 +14,8 @@ from lightning.pytorch.utilities.parsing import collect_init_args
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, default_collate
 
+from translation_zoo.data.resumable import ResumableDataLoader
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
 
 
@@ -195,6 +197,7 @@ class TranslationDataModule(L.LightningDataModule):
         self.predict_set: Dataset | None = None
         # Official option: serial_batches also turns off shuffling (UnpairedDataModule uses it).
         self.shuffle_train = True
+        self._train_seed: int | None = None
 
     # --- to be provided by subclasses -------------------------------------------------------------
     @property
@@ -216,27 +219,56 @@ class TranslationDataModule(L.LightningDataModule):
                 self.hparams.predict_dir, self.predict_channels, self.predict_transform()
             )
 
-    def _loader(self, dataset: Dataset | None, shuffle: bool) -> DataLoader | list:
+    def _loader(self, dataset: Dataset | None, shuffle: bool, resumable: bool = False) -> DataLoader | list:
         if dataset is None:
             # Lightning treats an empty list as "no loader": the loop is skipped without an error.
             return []
         workers = self.hparams.num_workers
         pin = self.hparams.pin_memory
-        return DataLoader(
-            dataset,
-            batch_size=self.hparams.batch_size,
-            shuffle=shuffle,
-            drop_last=False,
-            num_workers=workers,
-            pin_memory=torch.cuda.is_available() if pin is None else pin,
-            persistent_workers=self.hparams.persistent_workers and workers > 0,
-            collate_fn=collate,
-        )
+        options = {
+            "batch_size": self.hparams.batch_size,
+            "drop_last": False,
+            "num_workers": workers,
+            "pin_memory": torch.cuda.is_available() if pin is None else pin,
+            "persistent_workers": self.hparams.persistent_workers and workers > 0,
+            "collate_fn": collate,
+        }
+        if resumable:
+            # Its position in the epoch goes into checkpoints, so a mid-epoch resume continues at the next batch.
+            trainer = self.trainer
+            return ResumableDataLoader(
+                dataset,
+                seed=self.train_seed(),
+                shuffle=shuffle,
+                num_replicas=trainer.world_size if trainer is not None else 1,
+                rank=trainer.global_rank if trainer is not None else 0,
+                **options,
+            )
+        return DataLoader(dataset, shuffle=shuffle, **options)
+
+    def train_seed(self) -> int:
+        """Seed of the training order and augmentation: the ``seed_everything`` seed, else a random one.
+
+        Chosen once and kept in checkpoints (``state_dict``), so a resumed run replays the same epochs.
+        """
+        if self._train_seed is None:
+            env = os.environ.get("PL_GLOBAL_SEED")
+            seed = int(env) if env is not None else int(torch.randint(0, 2**62, ()).item())
+            if self.trainer is not None and self.trainer.world_size > 1:
+                seed = self.trainer.strategy.broadcast(seed)  # every rank must shard the same permutation
+            self._train_seed = seed
+        return self._train_seed
+
+    def state_dict(self) -> dict[str, Any]:
+        return {} if self._train_seed is None else {"train_seed": self._train_seed}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._train_seed = state_dict.get("train_seed", self._train_seed)
 
     def train_dataloader(self) -> DataLoader:
         if self.train_set is None:
             raise DataError(f"{type(self).__name__} has no training set: call setup('fit') first")
-        return self._loader(self.train_set, shuffle=self.shuffle_train)
+        return self._loader(self.train_set, shuffle=self.shuffle_train, resumable=True)
 
     def val_dataloader(self) -> DataLoader | list:
         return self._loader(self.val_set, shuffle=False)

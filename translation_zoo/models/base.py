@@ -2,19 +2,30 @@
 
 It does only what every paper shares: manual optimisation over the paper's named parameter groups,
 injectable optimisers and LR schedules (including the pix2pix/CycleGAN "linear" policy), one ``_step``
-helper per player, loss logging, inference (``forward``/``predict_step``). Each paper writes its whole
+helper per player, loss logging, evaluation (the metric suite of validation and test), inference
+(``forward``/``predict_step``). Each paper writes its whole
 ``training_step`` itself, top to bottom like the paper's algorithm.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any, ClassVar, Literal
+import math
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar, Literal, NoReturn
 
 import lightning as L
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import nn
+
+from ..metrics import BUILTIN_EXTRACTORS, PAIRED_METRICS, TranslationMetrics
+from ..utils.checkpoint import (
+    CheckpointMismatchError,
+    non_finite_tensors,
+    rng_states,
+    set_rng_states,
+    state_dict_mismatch,
+)
 
 LR_POLICIES = ("linear", "step", "cosine", "constant")
 
@@ -78,6 +89,8 @@ class TranslationGAN(L.LightningModule):
         self.optimizer_factory = optimizer
         self.lr_scheduler_factory = lr_scheduler
         self._batch_size: int | None = None
+        self._diverged: str | None = None  # the divergence message once a loss was NaN/inf
+        self._rng_states_to_restore: dict[str, Any] | None = None  # from a checkpoint, applied on train start
 
     # ----------------------------------------------------------------------------------------- players
     def param_groups(self) -> dict[str, list[nn.Module]]:
@@ -130,14 +143,20 @@ class TranslationGAN(L.LightningModule):
         """One player's update: zero_grad, backward of the summed ``losses``, step; logs every term.
 
         Call it inside ``with self.toggled_optimizer(opt):`` so the other players' parameters get no grads.
+
+        Raises:
+            FloatingPointError: a loss term is NaN or infinite (on any rank). It names the terms and the step;
+                nothing is updated with them and no checkpoint is written afterwards (see
+                :meth:`on_save_checkpoint`), so the newest checkpoint on disk is the last good state.
         """
         total = torch.stack([v.float() for v in losses.values()]).sum()
-        bad = [k for k, v in losses.items() if not torch.isfinite(v.detach()).all()]
-        if bad:
-            raise FloatingPointError(
-                f"non-finite loss term(s) {bad} at global step {self.global_step}; training stopped "
-                "(lower the learning rate, or check the data)."
-            )
+        # One check on the sum (a single device sync): a NaN or infinite term makes it non-finite.
+        diverged = not bool(torch.isfinite(total.detach()))
+        if self.trainer.world_size > 1:
+            # All ranks stop together, or the others would wait forever in the next gradient all-reduce.
+            diverged = self.trainer.strategy.reduce_boolean_decision(diverged, all=False)
+        if diverged:
+            self._stop_diverged(losses, total)
         opt.zero_grad(set_to_none=True)
         self.manual_backward(total)
         opt.step()
@@ -156,6 +175,96 @@ class TranslationGAN(L.LightningModule):
         first = next((v for v in batch.values() if isinstance(v, torch.Tensor)), None)
         self._batch_size = None if first is None else first.shape[0]
 
+    def _stop_diverged(self, losses: dict[str, torch.Tensor], total: torch.Tensor) -> NoReturn:
+        values = {k: float(v.detach().float()) for k, v in losses.items()}
+        bad = ", ".join(f"{k}={v}" for k, v in values.items() if not math.isfinite(v))
+        if not bad:
+            bad = "on another rank" if math.isfinite(float(total)) else f"the sum of {values} overflowed"
+        where = (
+            f"epoch {self.current_epoch}, batch {self.trainer.fit_loop.epoch_loop.batch_idx}, "
+            f"global step {self.global_step}"
+        )
+        self._diverged = (
+            f"training diverged: non-finite loss ({bad}) at {where}. Training stopped before this update and no "
+            "checkpoint is written from here on, so the newest checkpoint is the last good state: resume from it "
+            "with a lower learning rate (--model.init_args.lr), or check the data."
+        )
+        raise FloatingPointError(self._diverged)
+
+    # ------------------------------------------------------------------------------------------ resume
+    # Lightning checkpoints the weights, optimisers, schedulers, loop counters, callbacks and (through
+    # data.resumable.ResumableDataLoader) the position in the epoch; the image pools travel in the state dict.
+    # What else shapes training is the global RNG stream (dropout, pool draws): saved here, restored just before
+    # the first batch of the resumed run.
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Add the global RNG states; refuse to save a diverged or non-finite state.
+
+        Raises:
+            FloatingPointError: after a non-finite loss, or if a parameter, buffer or optimiser state holds NaN/inf.
+                Raising here stops the write, so the previous checkpoint stays the newest one.
+        """
+        if self._diverged:
+            raise FloatingPointError(f"not writing a checkpoint after divergence ({self._diverged})")
+        named = list(self.state_dict().items())
+        if self._trainer is not None:
+            for i, opt in enumerate(self.trainer.optimizers):
+                for j, state in enumerate(opt.state.values()):
+                    named += [(f"optimizer {i} state {j} {k}", v) for k, v in state.items()]
+        bad = non_finite_tensors(named)
+        if bad:
+            more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+            raise FloatingPointError(
+                f"not writing a checkpoint: non-finite values in {', '.join(bad[:5])}{more} at global step "
+                f"{self.global_step}; the newest checkpoint on disk is the last good state."
+            )
+        checkpoint["rng_states"] = rng_states()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._rng_states_to_restore = checkpoint.get("rng_states")
+        self._checkpoint_hparams = checkpoint.get("hyper_parameters") or {}
+
+    def on_train_start(self) -> None:
+        # Not in on_load_checkpoint: Lightning restores the checkpoint before it builds the loaders and runs the
+        # sanity check; this hook is the last one before the first batch, as on_train_batch_end (where the
+        # checkpoint was written) was the last one after the previous batch.
+        if self._rng_states_to_restore is not None:
+            set_rng_states(self._rng_states_to_restore)
+            self._rng_states_to_restore = None
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False):
+        """``nn.Module.load_state_dict``; with ``strict``, a mismatch raises an error that lists what differs.
+
+        Raises:
+            CheckpointMismatchError: (a ``RuntimeError``) missing/unexpected keys or shape mismatches, with the
+                hyper-parameters that differ from the checkpoint's when it was loaded through Lightning.
+        """
+        if strict:
+            problems = state_dict_mismatch(self.state_dict(), state_dict)
+            if problems:
+                raise CheckpointMismatchError(self._mismatch_message(problems))
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
+    def _mismatch_message(self, problems: str) -> str:
+        saved = getattr(self, "_checkpoint_hparams", None) or {}
+        origin = saved.get("_class_path")
+        head = f"the checkpoint does not fit {type(self).__name__}"
+        if origin and origin.rsplit(".", 1)[-1] != type(self).__name__:
+            head += f": it was saved from {origin}"
+        differ = [
+            f"{k}: checkpoint {saved[k]!r}, model {v!r}"
+            for k, v in self.hparams.items()
+            if k in saved and not k.startswith("_") and saved[k] != v
+        ]
+        lines = [head, problems]
+        if differ:
+            lines.append("hyper-parameters that differ: " + "; ".join(differ))
+        lines.append(
+            "Build the model with the checkpoint's hyper-parameters (its 'hyper_parameters' entry; "
+            "Model.load_from_checkpoint does this), or load with strict=False to take the matching keys only."
+        )
+        return "\n".join(lines)
+
     # --------------------------------------------------------------------------------------- inference
     def forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
         """Translate a batch of source images (N, C, H, W) in [-1, 1]."""
@@ -169,15 +278,102 @@ class TranslationGAN(L.LightningModule):
         """Image rows for grids: each row a list of (N, C, H, W) tensors shown side by side."""
         return [[batch["A"], self(batch["A"]), batch["B"]]]
 
+    # -------------------------------------------------------------------------------------- evaluation
+    def build_eval_metrics(
+        self, metrics: list[str] | None, feature_extractor: str | None, *, paired: bool
+    ) -> TranslationMetrics | None:
+        """The suite that validation and test update, from a paper's ``val_metrics``/``feature_extractor``.
+
+        ``metrics=None`` picks what works on any data: ``l1``/``psnr``/``ssim`` when ``paired``, plus ``fid`` and
+        ``kid`` when a feature extractor is named. ``acc`` must be asked for: it needs class labels (the demo
+        datasets' file names carry them). Nothing is loaded for ``"inception"`` until the first update, so a
+        model with paper defaults constructs offline.
+
+        Raises:
+            ValueError: a feature-based metric without ``feature_extractor``, or what
+                :class:`~translation_zoo.metrics.TranslationMetrics` rejects (unknown names, paired metrics on
+                unpaired data, ``acc`` with a non-classifier).
+        """
+        if metrics is None:
+            metrics = [*(PAIRED_METRICS if paired else ()), *(("fid", "kid") if feature_extractor else ())]
+        feature_based = [m for m in metrics if m not in PAIRED_METRICS]
+        if feature_based and feature_extractor is None:
+            raise ValueError(
+                f"val_metrics {feature_based} need a feature space: set feature_extractor to one of "
+                f"{BUILTIN_EXTRACTORS} (digits_* for the demo digits; inception needs its weights file)"
+            )
+        if not metrics:
+            return None
+        return TranslationMetrics(metrics, feature_extractor or "none", paired=paired)
+
+    def update_eval_metrics(self, fake: torch.Tensor, real: torch.Tensor, batch: dict[str, Any]) -> None:
+        """Add translations ``fake`` of ``batch["A"]`` and real target-domain images ``real`` to the suite."""
+        suite = getattr(self, "eval_metrics", None)
+        if suite is None:
+            return
+        labels = None
+        if "acc" in suite.metric_keys:
+            if "label" in batch:
+                labels = batch["label"]
+            else:
+                from ..data.demo import label_from_path  # here: the models do not need the data stack
+
+                # Demo files are named <index>_label<digit>.png; DataError names the file if not.
+                labels = torch.tensor([label_from_path(p) for p in batch["A_path"]], device=fake.device)
+        if not suite.paired and "B_path" in batch:
+            # Unpaired val/test sets repeat B when A is longer (CycleGAN's testB is read as index % len(B)).
+            # A repeated real image would be counted twice in the real statistics: count each once per epoch
+            # (per rank under DDP).
+            seen = self._eval_seen_b = getattr(self, "_eval_seen_b", set())
+            keep = []
+            for i, path in enumerate(batch["B_path"]):
+                if path not in seen:
+                    seen.add(path)
+                    keep.append(i)
+            real = real[keep]
+        suite.update(fake, real, labels)
+
+    def _log_eval_metrics(self, stage: str) -> None:
+        suite = getattr(self, "eval_metrics", None)
+        if suite is None:
+            return
+        values = suite.compute()  # already synchronised across DDP ranks by torchmetrics
+        self._reset_eval_metrics()
+        for i, (name, value) in enumerate(values.items()):
+            # sync_dist: the values are equal on every rank; it only silences Lightning's epoch-level warning.
+            self.log(f"{stage}/{name}", value.float(), prog_bar=i == 0, sync_dist=True)
+
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        fake = self(batch["A"])
-        if fake.shape == batch["B"].shape:
-            self.log("val/l1", (fake - batch["B"]).abs().mean(), prog_bar=True, sync_dist=True)
+        self.update_eval_metrics(self(batch["A"]), batch["B"], batch)
 
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        fake = self(batch["A"])
-        if fake.shape == batch["B"].shape:
-            self.log("test/l1", (fake - batch["B"]).abs().mean(), sync_dist=True)
+        self.update_eval_metrics(self(batch["A"]), batch["B"], batch)
+
+    def _reset_eval_metrics(self) -> None:
+        self._eval_seen_b: set[str] = set()  # paths of the real B images counted this epoch
+        if getattr(self, "eval_metrics", None) is not None:
+            # Lightning evaluates under inference mode; states re-created there would be inference tensors that
+            # no later update outside it (Trainer(inference_mode=False), a user's loop) could modify in place.
+            with torch.inference_mode(False):
+                self.eval_metrics.reset()
+
+    def on_validation_epoch_start(self) -> None:
+        self._reset_eval_metrics()  # an interrupted epoch must not leak into this one
+
+    def on_test_epoch_start(self) -> None:
+        self._reset_eval_metrics()
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_eval_metrics("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_eval_metrics("test")
+
+    def translate(self, images: Any, **kwargs: Any) -> Any:
+        """Translate PIL images, image files or a folder; see :func:`translation_zoo.inference.translate`."""
+        from ..inference import translate  # imported here: inference imports the models
+
+        return translate(self, images, **kwargs)
 
 
 def n_params(module: nn.Module) -> int:

@@ -43,6 +43,16 @@ class CycleGAN(TranslationGAN):
         lambda_B: weight of the backward cycle loss ||G(F(b)) - b||_1 (paper 10).
         lambda_identity: identity-loss weight relative to λ (paper §5.2: 0.5; 0 disables it).
         pool_size: images in each discriminator's history pool (paper: 50).
+        lambda_gan: weight of both generators' adversarial terms L_GAN of Eq. (3) (paper: 1). 0 gives the paper's
+            "Cycle alone" ablation (Table 4); the discriminators then still train but no longer steer G or F.
+        val_metrics: what validation and test report for G: A→B, as ``val/<name>`` and ``test/<name>`` next to the
+            cycle errors ``cyc_a``/``cyc_b``: ``fid``, ``kid`` of G(a) against the real B images, and ``acc``
+            (a classifier's accuracy on G(a) w.r.t. a's label, read from demo file names; the digits analogue of
+            the paper's FCN-score). Unpaired: no l1/psnr/ssim. ``None``: ``fid`` and ``kid`` if
+            ``feature_extractor`` is set, else only the cycle errors.
+        feature_extractor: feature space of fid/kid/acc, a space of domain B: ``digits_uci`` for the demo's
+            MNIST→UCI task, ``inception`` for photos (weights never downloaded, see :mod:`translation_zoo.metrics`).
+            Metric names carry it, e.g. ``val/fid_digits_uci``.
         **kwargs: optimiser/schedule options of :class:`TranslationGAN`.
     """
 
@@ -65,6 +75,9 @@ class CycleGAN(TranslationGAN):
         lambda_B: float = 10.0,
         lambda_identity: float = 0.5,
         pool_size: int = 50,
+        lambda_gan: float = 1.0,
+        val_metrics: list[str] | None = None,
+        feature_extractor: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -85,6 +98,8 @@ class CycleGAN(TranslationGAN):
         self.disc_a, self.disc_b = disc(input_nc), disc(output_nc)
         self.fake_a_pool, self.fake_b_pool = ImagePool(pool_size), ImagePool(pool_size)
         self.criterion_gan = GANLoss(gan_mode)
+        # Validation/test: G(a) against real b (unpaired, so distribution and classifier metrics only).
+        self.eval_metrics = self.build_eval_metrics(val_metrics, feature_extractor, paired=False)
 
     def param_groups(self) -> dict[str, list[nn.Module]]:
         # One optimiser over both generators and one over both discriminators, as in the official code.
@@ -108,14 +123,15 @@ class CycleGAN(TranslationGAN):
             rec_a = self.gen_b2a(fake_b)  # F(G(a))
             fake_a = self.gen_b2a(real_b)  # F(b)
             rec_b = self.gen_a2b(fake_a)  # G(F(b))
-            losses = {
+            losses: dict[str, torch.Tensor] = {}
+            if hp.lambda_gan > 0:  # 0: the "Cycle alone" ablation (Table 4)
                 # L_GAN(G, D_Y, X, Y) and L_GAN(F, D_X, Y, X) — Eq. (1), least-squares form (§4).
-                "g_gan_a2b": self.criterion_gan(self.disc_b(fake_b), True, for_discriminator=False),
-                "g_gan_b2a": self.criterion_gan(self.disc_a(fake_a), True, for_discriminator=False),
-                # L_cyc(G, F) — Eq. (2), weighted by λ as in Eq. (3).
-                "g_cyc_a": hp.lambda_A * F.l1_loss(rec_a, real_a),
-                "g_cyc_b": hp.lambda_B * F.l1_loss(rec_b, real_b),
-            }
+                gan = self.criterion_gan
+                losses["g_gan_a2b"] = hp.lambda_gan * gan(self.disc_b(fake_b), True, for_discriminator=False)
+                losses["g_gan_b2a"] = hp.lambda_gan * gan(self.disc_a(fake_a), True, for_discriminator=False)
+            # L_cyc(G, F) — Eq. (2), weighted by λ as in Eq. (3).
+            losses["g_cyc_a"] = hp.lambda_A * F.l1_loss(rec_a, real_a)
+            losses["g_cyc_b"] = hp.lambda_B * F.l1_loss(rec_b, real_b)
             if hp.lambda_identity > 0:
                 # Identity loss (§5.2, Eq. 6 of the arXiv version): G(b) ≈ b, F(a) ≈ a, weighted 0.5·λ.
                 losses["g_idt_b"] = hp.lambda_B * hp.lambda_identity * F.l1_loss(self.gen_a2b(real_b), real_b)
@@ -145,12 +161,17 @@ class CycleGAN(TranslationGAN):
         return [[real_a, fake_b, self.gen_b2a(fake_b)], [real_b, fake_a, self.gen_a2b(fake_a)]]
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        # Unpaired data have no target: report cycle reconstruction error as a sanity signal.
-        rec_a = self.gen_b2a(self.gen_a2b(batch["A"]))
-        rec_b = self.gen_a2b(self.gen_b2a(batch["B"]))
-        self.log("val/cyc_a", F.l1_loss(rec_a, batch["A"]), prog_bar=True, sync_dist=True)
-        self.log("val/cyc_b", F.l1_loss(rec_b, batch["B"]), sync_dist=True)
+        self._eval_step(batch, "val")
 
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        rec_a = self.gen_b2a(self.gen_a2b(batch["A"]))
-        self.log("test/cyc_a", F.l1_loss(rec_a, batch["A"]), sync_dist=True)
+        self._eval_step(batch, "test")
+
+    def _eval_step(self, batch: dict[str, Any], stage: str) -> None:
+        real_a, real_b = batch["A"], batch["B"]
+        fake_b, fake_a = self.gen_a2b(real_a), self.gen_b2a(real_b)  # G(a), F(b): each computed once
+        # Unpaired data have no target: the cycle reconstruction errors are the sanity signal.
+        n = real_a.shape[0]
+        self.log(f"{stage}/cyc_a", F.l1_loss(self.gen_b2a(fake_b), real_a), prog_bar=True, batch_size=n, sync_dist=True)
+        self.log(f"{stage}/cyc_b", F.l1_loss(self.gen_a2b(fake_a), real_b), batch_size=n, sync_dist=True)
+        # The translation metrics judge G: A -> B, the direction a user asks for: G(a) against real b.
+        self.update_eval_metrics(fake_b, real_b, batch)

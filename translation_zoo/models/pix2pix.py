@@ -68,6 +68,14 @@ class Pix2Pix(TranslationGAN):
         lambda_l1: λ of Eq. (4) (paper: 100).
         lambda_gan: weight of the cGAN term; 0 gives the paper's "L1 only" ablation (Table 1).
         eval_mode: use eval-mode dropout/BN at inference (the official ``--eval``); off = the paper's behaviour.
+        val_metrics: what validation and test report (logged as ``val/<name>``, ``test/<name>``): any of ``l1``,
+            ``psnr``, ``ssim`` (against the aligned target, images mapped to [0, 1]) and ``fid``, ``kid``, ``acc``
+            (in ``feature_extractor``'s space; ``acc`` is the pix2pix paper's "FCN-score" idea: a classifier's
+            accuracy on G(x) w.r.t. the source's label, read from demo file names). ``None``: ``l1``, ``psnr``,
+            ``ssim``, plus ``fid`` and ``kid`` if ``feature_extractor`` is set.
+        feature_extractor: feature space of fid/kid/acc: ``digits_mnist`` (the demo's MNIST targets),
+            ``digits_uci``, or ``inception`` (the standard FID network; its weights are never downloaded, see
+            :mod:`translation_zoo.metrics`). Metric names carry it, e.g. ``val/fid_digits_mnist``.
         **kwargs: optimiser/schedule options of :class:`TranslationGAN` (lr, beta1, n_epochs, ...).
     """
 
@@ -89,6 +97,8 @@ class Pix2Pix(TranslationGAN):
         lambda_l1: float = 100.0,
         lambda_gan: float = 1.0,
         eval_mode: bool = False,
+        val_metrics: list[str] | None = None,
+        feature_extractor: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -101,6 +111,8 @@ class Pix2Pix(TranslationGAN):
             define_discriminator(netD, input_nc + output_nc, ndf, n_layers_D, norm), hp.init_type, hp.init_gain
         )
         self.criterion_gan = GANLoss(gan_mode)
+        # Validation/test: G(x) against the aligned target y (the base's validation_step and test_step).
+        self.eval_metrics = self.build_eval_metrics(val_metrics, feature_extractor, paired=True)
 
     def param_groups(self) -> dict[str, list[nn.Module]]:
         return {"G": [self.gen], "D": [self.disc]}

@@ -62,11 +62,10 @@ class UnetSkipConnectionBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.outermost:
             return self.model(x)
-        # The official block applies an *in-place* LeakyReLU first, so its skip connection carries
-        # LeakyReLU(x), not x. We keep that behaviour (pretrained weights depend on it) but without in-place
-        # ops, which break autograd under some fast paths.
-        x = self.model[0](x)
-        return torch.cat([x, self.model[1:](x)], dim=1)
+        # The official block's first LeakyReLU is in-place, so its skip actually carries LeakyReLU(x). The parent
+        # feeds the concatenation straight into a ReLU, and ReLU(LeakyReLU(x)) = ReLU(x), so passing x is the
+        # same function without in-place ops (which break autograd under some fast paths).
+        return torch.cat([x, self.model(x)], dim=1)
 
 
 class UnetGenerator(nn.Module):
