@@ -4,15 +4,15 @@
     python benchmarks/checkpointing.py --models pix2pix --presets paper
 
 For each model and preset, in this process: trains ``--steps`` batches through Lightning (so the optimisers have
-their state), fills CycleGAN's image pools to capacity (their steady state), then
+their state) and fills CycleGAN's image pools to capacity (their steady state); then, ``--repeats`` times:
 
-* saves with ``trainer.save_checkpoint`` through :class:`~translation_zoo.callbacks.AtomicCheckpointIO`
-  (temp file, fsync, rename), ``--repeats`` times: fastest time and file size;
-* resumes: ``Trainer.fit(ckpt_path=..., weights_only=True)`` for one more batch, minus the same fit from scratch
-  (both include building the trainer and the loaders): the difference of the fastest runs is what a resume adds.
+* dump: builds the checkpoint as ``ModelCheckpoint`` does (Lightning's ``dump_checkpoint``: state dicts, loops,
+  callbacks, the model's ``on_save_checkpoint`` with RNG states and the finiteness check);
+* write: writes it through :class:`~translation_zoo.callbacks.AtomicCheckpointIO` (temp file, fsync, rename);
+* load: what a resume adds to a fresh start: ``torch.load(weights_only=True)`` and restoring the model and the
+  optimisers.
 
-Times are minima over the repeats, the least disturbed by other processes on a shared machine.
-
+Reports the file size and the fastest of the repeats (the least disturbed by other processes on a shared machine).
 Presets: ``tiny`` = the model's ``tiny_config`` on 32x32 grey images; ``quickstart`` = the quickstart recipe's
 model on 32x32 grey images; ``paper`` = the paper defaults on 256x256 RGB images (batch 1).
 """
@@ -99,31 +99,35 @@ def measure(name: str, preset: str, steps: int, repeats: int) -> dict:
             if pool is not None:  # steady state: a full pool
                 pool.images = [torch.rand(channels, size, size) for _ in range(pool.pool_size)]
         path = root / "last.ckpt"
-        saves = []
+        dumps, writes, loads = [], [], []
         for _ in range(repeats):
+            # What ModelCheckpoint does: build the checkpoint (hooks, RNG states, finiteness check), then write it.
             t = time.perf_counter()
-            fit.save_checkpoint(path)
-            saves.append(time.perf_counter() - t)
-        resume, scratch = [], []
-        for _ in range(repeats):
-            torch.manual_seed(0)
+            checkpoint = fit._checkpoint_connector.dump_checkpoint(weights_only=False)
+            dumps.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            fit.strategy.checkpoint_io.save_checkpoint(checkpoint, path)
+            writes.append(time.perf_counter() - t)
+            del checkpoint
+            # What a resume adds to a fresh start: read the file (weights_only) and restore model and optimisers.
             fresh = cls(**config)
+            optimizers, _ = fresh.configure_optimizers()
             t = time.perf_counter()
-            trainer(root, 2).fit(fresh, loader)
-            scratch.append(time.perf_counter() - t)
-            torch.manual_seed(0)
-            fresh = cls(**config)
-            t = time.perf_counter()
-            trainer(root, 2 * steps + 2).fit(fresh, loader, ckpt_path=path, weights_only=True)
-            resume.append(time.perf_counter() - t)
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
+            fresh.on_load_checkpoint(loaded)
+            fresh.load_state_dict(loaded["state_dict"])
+            for opt, state in zip(optimizers, loaded["optimizer_states"]):
+                opt.load_state_dict(state)
+            loads.append(time.perf_counter() - t)
+            del loaded, fresh, optimizers
         return {
             "model": name,
             "preset": preset,
             "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
             "size_MB": path.stat().st_size / 1e6,
-            # Minimum over repeats: the least disturbed by other processes on a shared machine.
-            "save_s": min(saves),
-            "resume_extra_s": min(resume) - min(scratch),
+            "dump_s": min(dumps),
+            "write_s": min(writes),
+            "load_s": min(loads),
         }
 
 
@@ -137,11 +141,12 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rows = [measure(m, p, args.steps, args.repeats) for m in args.models for p in args.presets]
-    print(f"{'model':10} {'preset':11} {'params (M)':>10} {'ckpt (MB)':>10} {'save (s)':>9} {'resume +s':>10}")
+    head = ("model", "preset", "params (M)", "ckpt (MB)", "dump (s)", "write (s)", "load (s)")
+    print(f"{head[0]:10} {head[1]:11} " + " ".join(f"{h:>10}" for h in head[2:]))
     for r in rows:
         print(
-            f"{r['model']:10} {r['preset']:11} {r['params_M']:10.2f} {r['size_MB']:10.1f} {r['save_s']:9.3f} "
-            f"{r['resume_extra_s']:10.3f}"
+            f"{r['model']:10} {r['preset']:11} {r['params_M']:10.2f} {r['size_MB']:10.1f} {r['dump_s']:10.3f} "
+            f"{r['write_s']:10.3f} {r['load_s']:10.3f}"
         )
 
 

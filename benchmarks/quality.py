@@ -16,9 +16,8 @@ PSNR / SSIM against the ground truth (images mapped to [0, 1]). Reference rows p
 real target-domain digits from the training split (the best a generator can hope for with this many test
 images) and the untranslated input.
 
-Training samples random batches from the whole training split (``limit_train_batches`` on a shuffled
-loader), never a ``max_dataset_size`` prefix: the demo files are sorted by class, so a prefix would hold only
-some of the digits.
+Training draws random batches from the whole training split (``limit_train_batches`` of a shuffled loader), so
+a budget smaller than an epoch still sees every digit class in every epoch.
 """
 
 from __future__ import annotations
@@ -51,6 +50,8 @@ TASKS: dict[str, tuple[type[L.LightningModule], str, list[str], dict[str, dict[s
     ),
     "cyclegan": (CycleGAN, "digits_uci", CYCLEGAN_METRICS, {"Cycle alone": {"lambda_gan": 0.0}, "CycleGAN": {}}),
 }
+# Training batches per epoch: CycleGAN's step (six generator passes) costs ~8x pix2pix's here.
+DEFAULT_STEPS = {"pix2pix": 150, "cyclegan": 60}
 # Columns of the tables: (metric key as logged under test/, header, decimals).
 COLUMNS = {
     "pix2pix": [
@@ -102,7 +103,7 @@ def train_and_test(task: str, variant: str, seed: int, args: argparse.Namespace)
     trainer = L.Trainer(
         accelerator="cpu",
         max_epochs=args.epochs,
-        limit_train_batches=args.steps,
+        limit_train_batches=args.steps or DEFAULT_STEPS[task],
         limit_val_batches=0,  # scored once at the end, on the test split
         limit_test_batches=args.test_batches,
         logger=False,
@@ -189,22 +190,30 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=["pix2pix", "cyclegan"])
     p.add_argument("--epochs", type=int, default=4)
-    p.add_argument("--steps", type=int, default=60, help="training batches per epoch (random, whole train split)")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help=f"training batches per epoch, random from the whole train split (default: {DEFAULT_STEPS})",
+    )
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--ngf", type=int, default=16, help="generator and discriminator width (paper 64)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--test-batches", type=int, default=None, help="limit the test split (default: all of it)")
-    p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    # One thread: these small networks lost up to 15x to thread contention with 2 threads on the shared 2-core
+    # machine the results were measured on; on an idle machine, try --threads 2.
+    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", help="also write every result to this file")
     p.add_argument("--quick", action="store_true", help="smoke test: 1 epoch of 3 steps, 2 test batches, ngf 8")
     args = p.parse_args()
     if args.quick:
-        args.epochs, args.steps, args.test_batches, args.ngf = 1, 3, 2, 8
+        args.epochs, args.test_batches, args.ngf = 1, 2, 8
+        args.steps = args.steps or 3
     torch.set_num_threads(args.threads)
 
     print(
         f"# torch {torch.__version__}, lightning {L.__version__}, {platform.processor() or platform.machine()}, "
-        f"{args.threads} threads; {args.epochs} epochs x {args.steps} steps, batch {args.batch_size}, "
+        f"{args.threads} threads; {args.epochs} epochs x {args.steps or DEFAULT_STEPS} steps, batch {args.batch_size}, "
         f"ngf=ndf={args.ngf}, seeds {args.seeds}",
         flush=True,
     )

@@ -20,6 +20,7 @@ def test_scheduler_follows_policy():
     lrs = []
     for _ in range(5):
         lrs.append(opts[0].param_groups[0]["lr"])
+        opts[0].step()  # no grads: a no-op, but keeps the optimizer-then-scheduler order torch expects
         scheds[0].step()
     assert lrs == pytest.approx([1.0, 1.0, 2 / 3, 1 / 3, 0.0])
     assert opts[0].defaults["betas"] == (0.5, 0.999)

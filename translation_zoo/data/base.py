@@ -244,7 +244,10 @@ class TranslationDataModule(L.LightningDataModule):
                 rank=trainer.global_rank if trainer is not None else 0,
                 **options,
             )
-        return DataLoader(dataset, shuffle=shuffle, **options)
+        # Own generator: DataLoader draws each iterator's worker base seed from it, else from the global RNG, and
+        # Lightning creates evaluation iterators at moments that differ between a run and its resume (persistent
+        # workers: once, first under the sanity check's isolated RNG, or at the first validation after a resume).
+        return DataLoader(dataset, shuffle=shuffle, generator=torch.Generator(), **options)
 
     def train_seed(self) -> int:
         """Seed of the training order and augmentation: the ``seed_everything`` seed, else a random one.
