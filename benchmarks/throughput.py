@@ -15,6 +15,8 @@ A run is ``IMPL/PRECISION[/OPTIONS]``:
 * ``ours``: the zoo's LightningModule driven by ``lightning.Trainer`` exactly as ``lightning fit`` drives it
   (an iteration is timed from the end of one batch to the end of the next, so the data loader and Lightning's
   per-step work are included).
+* ``bare``: the zoo's networks and losses in a plain PyTorch loop with the same math as ``ours`` (no
+  Lightning): ``ours`` vs ``bare`` is Lightning's per-step cost, logging included.
 * ``ref``: the official model classes (``--reference`` checkout) driven as the official ``train.py`` drives them:
   ``set_input`` + ``optimize_parameters`` on the same input tensors; bf16 via ``torch.autocast``.
 * ``PRECISION``: ``32-true`` or ``bf16-mixed`` (Lightning's names).
@@ -52,7 +54,7 @@ MODELS = {
 # without native bf16: see benchmarks/RESULTS.md. bf16-mixed is listed separately because it only pays off on
 # CPUs with AVX512-BF16/AMX and on recent GPUs.
 FAST = {
-    "pix2pix": "32-true/fused+small+cl",
+    "pix2pix": "32-true/fused+small",
     "cyclegan": "32-true/fused",
 }
 FAST_BF16 = {
@@ -70,8 +72,10 @@ def parse_run(run: str, model: str) -> tuple[str, str, frozenset[str]]:
     elif run == "ours/fast-bf16":
         run = "ours/" + FAST_BF16[model]
     parts = run.split("/")
-    if len(parts) not in (2, 3) or parts[0] not in ("ours", "ref") or parts[1] not in PRECISIONS:
-        raise SystemExit(f"bad run {run!r}: expected IMPL/PRECISION[/OPT+OPT], IMPL ours|ref, PRECISION {PRECISIONS}")
+    if len(parts) not in (2, 3) or parts[0] not in ("ours", "bare", "ref") or parts[1] not in PRECISIONS:
+        raise SystemExit(
+            f"bad run {run!r}: expected IMPL/PRECISION[/OPT+OPT], IMPL ours|bare|ref, PRECISION {PRECISIONS}"
+        )
     opts = frozenset(parts[2].split("+")) if len(parts) == 3 and parts[2] else frozenset()
     if opts - set(OPTIONS):
         raise SystemExit(f"bad options {sorted(opts - set(OPTIONS))} in {run!r}; choose from {OPTIONS}")
@@ -88,7 +92,7 @@ def _inputs(args: argparse.Namespace):
     import torch
 
     g = torch.Generator().manual_seed(1234)  # the same A and B for every run
-    shape = (args.batch, 3, args.size, args.size)
+    shape = (args.batch, args.channels, args.size, args.size)
     return torch.rand(shape, generator=g) * 2 - 1, torch.rand(shape, generator=g) * 2 - 1
 
 
@@ -120,6 +124,8 @@ def child_ours(args: argparse.Namespace, precision: str, opts: frozenset[str]) -
     kwargs = dict(MODELS[args.model][1], fused=True if "fused" in opts else None)
     if args.ngf:
         kwargs.update(ngf=args.ngf, ndf=args.ngf)
+    if args.model_args:
+        kwargs.update(json.loads(args.model_args))
     model = cls(**kwargs)
     a, b = _inputs(args)
     n_batches = 1 + args.warmup + args.iters  # batch 0 counts FLOPs
@@ -174,9 +180,107 @@ def child_ours(args: argparse.Namespace, precision: str, opts: frozenset[str]) -
     return result
 
 
+def child_bare(args: argparse.Namespace, precision: str, opts: frozenset[str]) -> dict:
+    """Our model's networks and losses, stepped by a plain loop (the official train.py's structure)."""
+    import importlib
+
+    import torch
+    import torch.nn.functional as F
+
+    from translation_zoo.callbacks.fastpaths import guard_instance_norm, to_channels_last, use_native_small_conv
+
+    base_rss = rss_mb()
+    module, cls_name = MODELS[args.model][0].rsplit(".", 1)
+    torch.manual_seed(0)
+    kwargs = dict(MODELS[args.model][1], fused=True if "fused" in opts else None)
+    if args.ngf:
+        kwargs.update(ngf=args.ngf, ndf=args.ngf)
+    if args.model_args:
+        kwargs.update(json.loads(args.model_args))
+    model = getattr(importlib.import_module(module), cls_name)(**kwargs)
+    (opt_g, opt_d), _ = model.configure_optimizers()
+    a, b = _inputs(args)
+    if "small" in opts:
+        use_native_small_conv(model)
+    if "cl" in opts:
+        model.to(memory_format=torch.channels_last)
+        guard_instance_norm(model)
+        a, b = to_channels_last(a), to_channels_last(b)
+    hp, gan = model.hparams, model.criterion_gan
+    bf16 = precision != "32-true"
+
+    def update(opt, loss):
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    def requires_grad(nets, flag):
+        for net in nets:
+            for p in net.parameters():
+                p.requires_grad_(flag)
+
+    def pix2pix_iteration():
+        with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+            fake_b = model.gen(a)
+            requires_grad([model.disc], True)
+            loss_d = 0.5 * gan(model.disc(torch.cat([a, fake_b.detach()], 1)), False) + 0.5 * gan(
+                model.disc(torch.cat([a, b], 1)), True
+            )
+        update(opt_d, loss_d)
+        requires_grad([model.disc], False)
+        with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+            loss_g = hp.lambda_l1 * F.l1_loss(fake_b, b) + gan(
+                model.disc(torch.cat([a, fake_b], 1)), True, for_discriminator=False
+            )
+        update(opt_g, loss_g)
+
+    def cyclegan_iteration():
+        m = model
+        requires_grad([m.disc_a, m.disc_b], False)
+        with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+            fake_b, fake_a = m.gen_a2b(a), m.gen_b2a(b)
+            rec_a, rec_b = m.gen_b2a(fake_b), m.gen_a2b(fake_a)
+            loss_g = (
+                gan(m.disc_b(fake_b), True, for_discriminator=False)
+                + gan(m.disc_a(fake_a), True, for_discriminator=False)
+                + hp.lambda_A * F.l1_loss(rec_a, a)
+                + hp.lambda_B * F.l1_loss(rec_b, b)
+                + hp.lambda_B * hp.lambda_identity * F.l1_loss(m.gen_a2b(b), b)
+                + hp.lambda_A * hp.lambda_identity * F.l1_loss(m.gen_b2a(a), a)
+            )
+        update(opt_g, loss_g)
+        requires_grad([m.disc_a, m.disc_b], True)
+        with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+            pooled_b, pooled_a = m.fake_b_pool.query(fake_b), m.fake_a_pool.query(fake_a)
+            loss_d = m._disc_loss(m.disc_b, b, pooled_b) + m._disc_loss(m.disc_a, a, pooled_a)
+        update(opt_d, loss_d)
+
+    iteration = pix2pix_iteration if args.model == "pix2pix" else cyclegan_iteration
+    return _time_loop(args, iteration, model.gen if args.model == "pix2pix" else model.gen_a2b, a, bf16, base_rss)
+
+
+def _time_loop(args: argparse.Namespace, iteration, generator, a, bf16: bool, base_rss: float) -> dict:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as flops:
+        iteration()
+    for _ in range(args.warmup):
+        iteration()
+    times = []
+    for _ in range(args.iters):
+        t0 = time.perf_counter()
+        iteration()
+        times.append(time.perf_counter() - t0)
+    return {
+        "iter_s": times,
+        "flop_per_iter": flops.get_total_flops(),
+        "infer_s_per_image": _time_inference(generator, a, args.infer_iters, bf16),
+        "base_rss_mb": base_rss,
+    }
+
+
 def child_ref(args: argparse.Namespace, precision: str, opts: frozenset[str]) -> dict:
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
 
     sys.path.insert(0, str(Path(args.reference).resolve()))
     base_rss = rss_mb()
@@ -221,22 +325,8 @@ def child_ref(args: argparse.Namespace, precision: str, opts: frozenset[str]) ->
         with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
             model.optimize_parameters()
 
-    with FlopCounterMode(display=False) as flops:
-        iteration()
-    for _ in range(args.warmup):
-        iteration()
-    times = []
-    for _ in range(args.iters):
-        t0 = time.perf_counter()
-        iteration()
-        times.append(time.perf_counter() - t0)
     net_g = model.netG_A if args.model == "cyclegan" else model.netG  # official test.py: train mode without --eval
-    return {
-        "iter_s": times,
-        "flop_per_iter": flops.get_total_flops(),
-        "infer_s_per_image": _time_inference(net_g, a, args.infer_iters, bf16),
-        "base_rss_mb": base_rss,
-    }
+    return _time_loop(args, iteration, net_g, a, bf16, base_rss)
 
 
 def child_peak(args: argparse.Namespace) -> dict:
@@ -271,15 +361,17 @@ def child_main(args: argparse.Namespace) -> None:
         res = child_peak(args)
     else:
         impl, precision, opts = parse_run(args.child, args.model)
-        res = (child_ours if impl == "ours" else child_ref)(args, precision, opts)
-    res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        res = {"ours": child_ours, "bare": child_bare, "ref": child_ref}[impl](args, precision, opts)
+    if args.child != "peak":
+        res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(res))
 
 
 # ------------------------------------------------------------------------------------------------ parent
 def run_child(args: argparse.Namespace, spec: str, model: str) -> dict:
     cmd = [sys.executable, __file__, "--child", spec, "--model", model]
-    for k in ("size", "batch", "warmup", "iters", "infer_iters", "threads", "ngf", "reference", "tmp"):
+    keys = ("size", "batch", "channels", "warmup", "iters", "infer_iters", "threads", "ngf", "model_args", "reference")
+    for k in (*keys, "tmp"):
         v = getattr(args, k)
         if v is not None:
             cmd += [f"--{k.replace('_', '-')}", str(v)]
@@ -352,6 +444,10 @@ def main() -> None:
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--ngf", type=int, help="override ngf and ndf (e.g. 8, to expose per-step overhead)")
+    p.add_argument("--channels", type=int, default=3, help="image channels (set input_nc/output_nc to match)")
+    p.add_argument(
+        "--model-args", help='JSON of constructor arguments for ours/bare runs, e.g. \'{"netG": "unet_5d"}\''
+    )
     p.add_argument("--warmup", type=int, default=1, help="iterations before timing (after the FLOP-count one)")
     p.add_argument("--iters", type=int, default=3, help="timed iterations per process")
     p.add_argument("--infer-iters", type=int, default=3)
@@ -369,6 +465,8 @@ def main() -> None:
         for run in args.runs:
             if parse_run(run, model)[0] == "ref" and not args.reference:
                 raise SystemExit(f"run {run} needs --reference /path/to/pytorch-CycleGAN-and-pix2pix")
+            if parse_run(run, model)[0] == "ref" and (args.model_args or args.channels != 3):
+                raise SystemExit("--model-args and --channels apply to ours/bare runs only")
     load0 = os.getloadavg()
     print(f"# {' '.join(sys.argv)}")
     print(

@@ -81,13 +81,35 @@ def test_native_small_conv_gradients(net_name: str, norm: str, batch: int) -> No
     net, x, target = make_case(net_name, norm, batch)
     ref_x, ref_p = grads(copy.deepcopy(net), x, target)
     fast = copy.deepcopy(net)
-    converted = use_native_small_conv(fast, max_pixels=10**9)  # every convolution takes the native path
+    converted = use_native_small_conv(fast, max_output_pixels=10**9)  # every convolution takes the native path
     assert converted
     got_x, got_p = grads(fast, x, target)
     assert rel_err(got_x, ref_x) < 1e-4
     assert rel_err(got_p, ref_p) < 1e-4
     restore_small_conv(converted)
     assert all(type(m) in (nn.Conv2d, nn.ConvTranspose2d) for m in converted)
+
+
+def test_native_small_conv_default_takes_the_tiny_outputs_only(monkeypatch) -> None:
+    """The default threshold (64 output positions) routes exactly unet_256's layers with outputs of 8x8 px or less.
+
+    Per layer measurements (``benchmarks/conv_layers.py``): native kernels win there, oneDNN from 16x16 outputs.
+    """
+    from translation_zoo.callbacks import fastpaths
+
+    net = define_generator("unet_256", 3, 3, 2, "batch", use_dropout=False)  # ngf 2: the paper's sizes, cheaply
+    use_native_small_conv(net)
+    native = []
+    real_apply = fastpaths._NativeConvolution.apply
+    monkeypatch.setattr(
+        fastpaths._NativeConvolution, "apply", lambda x, *a: native.append(tuple(x.shape[-2:])) or real_apply(x, *a)
+    )
+    net(torch.rand(1, 3, 256, 256))
+    # Inputs of the native layers: down-sampling convolutions from 16, 8, 4, 2 px; up-sampling ones from 1, 2, 4 px.
+    assert sorted(native) == sorted([(16, 16), (8, 8), (4, 4), (2, 2), (1, 1), (2, 2), (4, 4)])
+    native.clear()
+    net(torch.rand(2, 3, 256, 256))  # batch 2 doubles every output: the 8x8-px layers go back to oneDNN
+    assert sorted(native) == sorted([(8, 8), (4, 4), (2, 2), (1, 1), (2, 2)])
 
 
 @pytest.mark.parametrize("batch", BATCHES)
@@ -189,7 +211,7 @@ def test_fast_settings_train_like_the_plain_path(model_cls, config: dict, batch:
     """
     plain, plain_grads = _train(model_cls, config, batch, [])
     fast, fast_grads = _train(
-        model_cls, dict(config, fused=True), batch, [ChannelsLast(), NativeSmallConv(max_pixels=10**9)]
+        model_cls, dict(config, fused=True), batch, [ChannelsLast(), NativeSmallConv(max_output_pixels=10**9)]
     )
     assert len(fast_grads) == len(plain_grads) == 2  # one iteration: one update per player
     for i, (got, ref) in enumerate(zip(fast_grads, plain_grads)):

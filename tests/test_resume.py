@@ -33,8 +33,8 @@ from translation_zoo.utils.checkpoint import CheckpointMismatchError, stale_temp
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
 
-# The quickstart recipes, tiny: 32 samples in batches of 4 = 8 batches per epoch, 3 epochs with the LR decaying after
-# every epoch (n_epochs=1, n_epochs_decay=2), last.ckpt every 3 batches, validation on 2 batches after each epoch.
+# The quickstart recipes, tiny: 32 samples in batches of 4 = 8 batches per epoch, 2 epochs with the LR decaying after
+# the first (n_epochs=1, n_epochs_decay=1), last.ckpt every 3 batches, validation on 2 batches after each epoch.
 EPOCH = 8
 CASES = {
     # CycleGAN loads with 2 worker processes (its random B, crops and flips are drawn there); a pool of 6 images
@@ -62,10 +62,10 @@ COMMON = [
     "--model.init_args.ndf=4",
     "--model.init_args.feature_extractor=null",
     "--model.init_args.n_epochs=1",
-    "--model.init_args.n_epochs_decay=2",
+    "--model.init_args.n_epochs_decay=1",
     "--data.init_args.max_dataset_size=32",
     "--data.init_args.batch_size=4",
-    "--trainer.max_epochs=3",
+    "--trainer.max_epochs=2",
     "--trainer.log_every_n_steps=1",
     "--trainer.enable_progress_bar=false",
     "--trainer.enable_model_summary=false",
@@ -80,10 +80,11 @@ trainer:
     - class_path: translation_zoo.callbacks.ImageGridCallback
       init_args: {every_n_batches: 5, max_images: 2}
 """
-# The victim blocks after its 13th batch (epoch 1, batch 4) and is killed there: its last.ckpt is from the 11th
-# batch (epoch 1, batch 2), so batches 3 and 4 of epoch 1 were trained, lost and must be replayed identically.
-STALL_AT = 13
-CKPT_BATCHES = 11
+# The victim blocks after its 5th batch (epoch 0, batch 4) and is killed there: its last.ckpt is from the 3rd batch,
+# so batches 3 and 4 were trained, lost and must be replayed identically; then the resumed run crosses an epoch end
+# (scheduler step, validation) and trains all of epoch 1.
+STALL_AT = 5
+CKPT_BATCHES = 3
 
 
 class StallAfter(L.Callback):
@@ -172,8 +173,8 @@ def test_sigkill_mid_epoch_then_resume_continues_bitwise(runs, case):
 
     ckpt = torch.load(killed / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
     (loader_state,) = ckpt["loops"]["fit_loop"]["state_dict"]["combined_loader"]
-    # Written mid-epoch: epoch 1 after 3 of its 8 batches (every_n_batches=3), 2 optimiser steps per batch.
-    assert (loader_state["epoch"], loader_state["batches"]) == (1, CKPT_BATCHES - EPOCH)
+    # Written mid-epoch: epoch 0 after 3 of its 8 batches (every_n_batches=3), 2 optimiser steps per batch.
+    assert (loader_state["epoch"], loader_state["batches"]) == (0, CKPT_BATCHES)
     assert ckpt["global_step"] == 2 * CKPT_BATCHES
 
     ref, victim, resumed = metrics(runs / "runs" / f"{case}-ref" / "version_0"), metrics(killed), metrics(resumed_dir)
@@ -181,16 +182,17 @@ def test_sigkill_mid_epoch_then_resume_continues_bitwise(runs, case):
     # logged) past it before the kill (the stalled batch itself is not logged): that work was lost and is replayed.
     assert max(step for step, _ in victim) == STALL_AT - 2 >= CKPT_BATCHES
     steps = sorted({step for step, _ in resumed})
-    assert steps == sorted({step for step, _ in ref if step >= CKPT_BATCHES})  # no batch skipped or repeated
+    assert steps == list(range(CKPT_BATCHES, 2 * EPOCH))  # no batch skipped or repeated
+    assert steps == sorted({step for step, _ in ref if step >= CKPT_BATCHES})
     per_step = {k: v for k, v in resumed.items() if not k[1].endswith("_epoch")}
     assert per_step and all(k in ref for k in per_step)
     different = {k: (ref[k], v) for k, v in per_step.items() if ref[k] != v}
     assert not different, f"resumed run differs from the uninterrupted one: {sorted(different.items())[:6]}"
-    # Epoch means of epoch 2 (all after the resume) match too; those of the interrupted epoch 1 average only the
+    # Epoch means of epoch 1 (all after the resume) match too; those of the interrupted epoch 0 average only the
     # batches after the resume (Lightning does not checkpoint its running sums), so they are not compared.
     last_epoch = {k: v for k, v in resumed.items() if k[1].endswith("_epoch") and k[0] == steps[-1]}
     assert last_epoch and all(ref[k] == v for k, v in last_epoch.items())
-    assert sum(k[1].startswith("val/") for k in per_step) >= 2  # validation after epochs 1 and 2 repeats too
+    assert sum(k[1].startswith("val/") for k in per_step) >= 2  # validation after epochs 0 and 1 repeats too
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -203,7 +205,7 @@ def test_two_seeded_deterministic_runs_give_identical_losses(runs, case):
         metrics(runs / "runs" / f"{case}-victim" / "version_0"),
     )
     common = sorted(set(ref) & set(victim))
-    assert len({step for step, _ in common}) >= STALL_AT - 1
+    assert len({step for step, _ in common}) == STALL_AT - 1  # every logged step of the victim
     assert all(ref[k] == victim[k] for k in common)
 
 
@@ -256,6 +258,42 @@ def test_loader_resumes_after_the_delivered_batches(workers):
     assert len(epoch2) == 4 and epoch2 != reference
 
 
+# ------------------------------------------------------------------------------------------- when to save
+
+
+class RecordingCheckpoint(ResumableCheckpoint):
+    def _save_checkpoint(self, trainer, filepath) -> None:
+        self.saved = [*getattr(self, "saved", []), trainer.global_step]
+        super()._save_checkpoint(trainer, filepath)
+
+
+def test_last_checkpoint_schedule(tmp_path):
+    schedules = {
+        # Batches 3 and 6 of the 8-batch epoch, and the epoch end (not batch 8: the epoch end follows at once).
+        "every_3_batches": ({"every_n_batches": 3}, [6, 12, 16]),
+        # Every batch and the epoch end; the last batch is left to the epoch end.
+        "every_0_minutes": ({"every_n_minutes": 0}, list(range(2, 17, 2))),
+        # Not due at any batch or epoch end: only the final state.
+        "every_60_minutes": ({"every_n_minutes": 60}, [16]),
+    }
+    callbacks = {
+        name: RecordingCheckpoint(dirpath=str(tmp_path / name), save_top_k=0, **interval)
+        for name, (interval, _) in schedules.items()
+    }
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_epochs=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=list(callbacks.values()),
+    )
+    trainer.fit(Pix2Pix(**Pix2Pix.tiny_config), DataLoader(Pairs(), batch_size=2))
+    for name, (_, steps) in schedules.items():
+        assert callbacks[name].saved == steps, name  # global steps: 2 optimiser steps per batch
+        assert sorted(p.name for p in (tmp_path / name).iterdir()) == ["last.ckpt"]
+
+
 # --------------------------------------------------------------------------------------- crash-safe writes
 
 
@@ -275,19 +313,19 @@ def test_failed_write_leaves_previous_checkpoint(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
 
 
+# AtomicCheckpointIO's writer (imported alone: no Lightning, a faster start).
 KILLED_WRITER = """
 import sys, time, torch
-from translation_zoo.callbacks import AtomicCheckpointIO
+from translation_zoo.utils.checkpoint import atomic_torch_save
 path, marker = sys.argv[1], sys.argv[2]
-AtomicCheckpointIO().save_checkpoint({"step": 1, "w": torch.ones(1000)}, path)
-real_save = torch.save
+atomic_torch_save({"step": 1, "w": torch.ones(1000)}, path)
 def slow_save(obj, f, *a, **k):
     f.write(b"x" * 100_000)
     f.flush()
     open(marker, "w").close()
     time.sleep(600)  # killed here, mid-write
 torch.save = slow_save
-AtomicCheckpointIO().save_checkpoint({"step": 2, "w": torch.zeros(1000)}, path)
+atomic_torch_save({"step": 2, "w": torch.zeros(1000)}, path)
 """
 
 

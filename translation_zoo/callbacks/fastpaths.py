@@ -5,15 +5,16 @@
   input gradients (relative error ~1.4 against float64) when the incoming gradient is channels-last, as it is in a
   channels-last network (batch 2, BatchNorm and ``group_norm`` are right). That silently corrupts CycleGAN training.
   The guard hands those norms an NCHW gradient, so channels-last is simply not applied there.
-* :class:`NativeSmallConv` runs convolutions on tiny feature maps (the U-Net bottleneck: 512-1024 channels at
-  1-16 px) through PyTorch's native im2col + GEMM kernels instead of oneDNN. On a CPU, oneDNN re-lays out the
-  weights for every call, which costs far more than the arithmetic for those layers (2-2.5x slower fp32 training
-  of such a layer, measured in ``benchmarks/RESULTS.md``). Same convolution, same weights, only the kernel changes.
+* :class:`NativeSmallConv` runs convolutions with tiny outputs (the U-Net bottleneck: 512-1024 channels at
+  1-8 px outputs) through PyTorch's native im2col + GEMM kernels instead of oneDNN, whose per-call overheads
+  (weight re-layout, primitive set-up) outweigh the arithmetic of those layers (1.1-3.7x slower fp32 training per
+  layer, ``benchmarks/conv_layers.py``). Same convolution, same weights, only the kernel changes.
 
 Measured advice for this zoo on a 2-core AVX-512 CPU without native bf16 (``benchmarks/RESULTS.md``): fused Adam
-(the models' ``fused=True``) and :class:`NativeSmallConv` help pix2pix; channels-last helps pix2pix's mid-size
-layers but not CycleGAN (instance norm returns NCHW outputs, and the ResNet 3x3 convolutions are slower in NHWC
-there); bf16-mixed is slower on CPUs without AVX512-BF16/AMX (oneDNN emulates it) and a large win on recent GPUs.
+(the models' ``fused=True``) helps both models and :class:`NativeSmallConv` helps pix2pix at 256x256; channels-last
+slowed both end to end (it wins on some mid-size layers, loses 2x on the U-Net's transposed convolutions; instance
+norm returns NCHW outputs); bf16-mixed is 2.5x slower on CPUs without AVX512-BF16/AMX (measured conv peak: fp32
+146 GFLOP/s, bf16 49) and a large win on recent GPUs.
 """
 
 from __future__ import annotations
@@ -140,7 +141,20 @@ class _NativeConvolution(torch.autograd.Function):
         return gx, gw, gb, None, None, None, None, None, None
 
 
-def _use_native(module: nn.Module, x: torch.Tensor) -> bool:
+def _output_pixels(module: nn.Module, x: torch.Tensor, transposed: bool) -> int:
+    """batch x height x width of the convolution's output."""
+    n = x.shape[0]
+    for size, k, s, p, d, i in zip(
+        x.shape[-2:], module.kernel_size, module.stride, module.padding, module.dilation, range(2)
+    ):
+        if transposed:
+            n *= (size - 1) * s - 2 * p + d * (k - 1) + module.output_padding[i] + 1
+        else:
+            n *= (size + 2 * p - d * (k - 1) - 1) // s + 1
+    return n
+
+
+def _use_native(module: nn.Module, x: torch.Tensor, transposed: bool) -> bool:
     return (
         x.device.type == "cpu"
         and x.dtype == torch.float32
@@ -149,7 +163,7 @@ def _use_native(module: nn.Module, x: torch.Tensor) -> bool:
         and module.padding_mode == "zeros"
         and isinstance(module.padding, tuple)  # not padding="same"/"valid" strings
         and x.dim() == 4
-        and x.shape[0] * x.shape[-2] * x.shape[-1] <= module._native_max_pixels
+        and _output_pixels(module, x, transposed) <= module._native_max_pixels
     )
 
 
@@ -157,7 +171,7 @@ class _NativeSmallConv2d(nn.Conv2d):
     _native_max_pixels: int
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not _use_native(self, x):
+        if not _use_native(self, x, transposed=False):
             return super().forward(x)
         return _NativeConvolution.apply(
             x, self.weight, self.bias, list(self.stride), list(self.padding), list(self.dilation), False, [0, 0],
@@ -169,7 +183,7 @@ class _NativeSmallConvTranspose2d(nn.ConvTranspose2d):
     _native_max_pixels: int
 
     def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
-        if output_size is not None or not _use_native(self, x):
+        if output_size is not None or not _use_native(self, x, transposed=True):
             return super().forward(x, output_size)
         return _NativeConvolution.apply(
             x, self.weight, self.bias, list(self.stride), list(self.padding), list(self.dilation), True,
@@ -180,11 +194,11 @@ class _NativeSmallConvTranspose2d(nn.ConvTranspose2d):
 _NATIVE_CLASSES = {nn.Conv2d: _NativeSmallConv2d, nn.ConvTranspose2d: _NativeSmallConvTranspose2d}
 
 
-def use_native_small_conv(module: nn.Module, max_pixels: int = 1024) -> list[nn.Module]:
-    """Route the 2-D (transposed) convolutions of ``module`` to native kernels when their input is small.
+def use_native_small_conv(module: nn.Module, max_output_pixels: int = 64) -> list[nn.Module]:
+    """Route the 2-D (transposed) convolutions of ``module`` to native kernels when their output is small.
 
-    A convolution takes the native path when it runs on a CPU in fp32 (not under autocast) and its input has at
-    most ``max_pixels`` = batch x height x width positions; otherwise it behaves exactly as before. Parameters,
+    A convolution takes the native path when it runs on a CPU in fp32 (not under autocast) and its output has at
+    most ``max_output_pixels`` = batch x height x width positions; otherwise it behaves exactly as before. Parameters,
     buffers and state-dict keys are untouched (only the modules' classes change). Returns the converted modules,
     for :func:`restore_small_conv`.
     """
@@ -193,10 +207,10 @@ def use_native_small_conv(module: nn.Module, max_pixels: int = 1024) -> list[nn.
         new_cls = _NATIVE_CLASSES.get(type(m))
         if new_cls is not None:
             m.__class__ = new_cls
-            m._native_max_pixels = max_pixels
+            m._native_max_pixels = max_output_pixels
             converted.append(m)
         elif isinstance(m, tuple(_NATIVE_CLASSES.values())):
-            m._native_max_pixels = max_pixels
+            m._native_max_pixels = max_output_pixels
     return converted
 
 
@@ -208,21 +222,22 @@ def restore_small_conv(modules: list[nn.Module]) -> None:
 
 
 class NativeSmallConv(L.Callback):
-    """Train convolutions on tiny inputs with PyTorch's native CPU kernels instead of oneDNN (fp32 only).
+    """Train convolutions with tiny outputs with PyTorch's native CPU kernels instead of oneDNN (fp32 only).
 
     Args:
-        max_pixels: largest batch x height x width input that takes the native path. The default (1024) covers
-            pix2pix's U-Net below 32x32 px at batch 1, where oneDNN measured 1.2-2.5x slower; from 64x64 px
-            oneDNN is faster.
+        max_output_pixels: largest batch x height x width output that takes the native path. The default (64)
+            covers pix2pix's U-Net layers with outputs of 8x8 px and below at batch 1, where oneDNN measured
+            1.1-3.7x slower per layer (``benchmarks/conv_layers.py``); larger outputs are mixed, so they keep
+            oneDNN. Whole pix2pix iteration at 256x256 with fused Adam: 1.17 s -> 0.98 s.
     """
 
-    def __init__(self, max_pixels: int = 1024) -> None:
-        self.max_pixels = max_pixels
+    def __init__(self, max_output_pixels: int = 64) -> None:
+        self.max_output_pixels = max_output_pixels
         self._converted: list[nn.Module] = []
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if stage == "fit":
-            self._converted = use_native_small_conv(pl_module, self.max_pixels)
+            self._converted = use_native_small_conv(pl_module, self.max_output_pixels)
 
     def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if stage == "fit":

@@ -109,9 +109,9 @@ def check_bool(option: str, value: Any) -> None:
 def random_seed() -> int:
     """A seed for one sample's augmentation, drawn from torch's global RNG.
 
-    DataLoader seeds torch's RNG differently in every worker and every epoch (from the main process
-    RNG, which ``seed_everything`` controls), so this is reproducible yet differs across workers. The
-    albumentations RNG alone is not: each Compose owns a generator that forked workers would copy.
+    The training loader (``data.resumable``) seeds torch's RNG for every sample from the run seed, the epoch and
+    the sample's position, so this is reproducible, differs across samples and workers, and repeats on resume.
+    The albumentations RNG alone is not: each Compose owns a generator that forked workers would copy.
     """
     return int(torch.randint(0, 2**31 - 1, ()).item())
 

@@ -181,7 +181,7 @@ class TranslationGAN(L.LightningModule):
         self._batch_size = None if first is None else first.shape[0]
 
     def _stop_diverged(self, losses: dict[str, torch.Tensor], total: torch.Tensor) -> NoReturn:
-        values = {k: float(v.detach().float()) for k, v in losses.items()}
+        values = {k: float(v.detach().float().sum()) for k, v in losses.items()}
         bad = ", ".join(f"{k}={v}" for k, v in values.items() if not math.isfinite(v))
         if not bad:
             bad = "on another rank" if math.isfinite(float(total)) else f"the sum of {values} overflowed"
@@ -230,6 +230,7 @@ class TranslationGAN(L.LightningModule):
         self._checkpoint_hparams = checkpoint.get("hyper_parameters") or {}
 
     def on_train_start(self) -> None:
+        self._diverged = None  # a new fit (e.g. resumed from the last good checkpoint with a lower lr) may save again
         # Not in on_load_checkpoint: Lightning restores the checkpoint before it builds the loaders and runs the
         # sanity check; this hook is the last one before the first batch, as on_train_batch_end (where the
         # checkpoint was written) was the last one after the previous batch.
@@ -244,14 +245,15 @@ class TranslationGAN(L.LightningModule):
             CheckpointMismatchError: (a ``RuntimeError``) missing/unexpected keys or shape mismatches, with the
                 hyper-parameters that differ from the checkpoint's when it was loaded through Lightning.
         """
+        # The hyper-parameters of the checkpoint being loaded, if on_load_checkpoint just saw them.
+        saved, self._checkpoint_hparams = getattr(self, "_checkpoint_hparams", None) or {}, None
         if strict:
             problems = state_dict_mismatch(self.state_dict(), state_dict)
             if problems:
-                raise CheckpointMismatchError(self._mismatch_message(problems))
+                raise CheckpointMismatchError(self._mismatch_message(problems, saved))
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
-    def _mismatch_message(self, problems: str) -> str:
-        saved = getattr(self, "_checkpoint_hparams", None) or {}
+    def _mismatch_message(self, problems: str, saved: Mapping[str, Any]) -> str:
         origin = saved.get("_class_path")
         head = f"the checkpoint does not fit {type(self).__name__}"
         if origin and origin.rsplit(".", 1)[-1] != type(self).__name__:
