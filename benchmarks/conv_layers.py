@@ -76,7 +76,7 @@ def main() -> None:
         ms = {k: 1000 * time_pass(module, x, k, args.repeats) for k in KERNELS}
         with torch.no_grad():
             out = module(x).shape[-1]
-        native = _output_pixels(module, x, transposed="convT" in kind) <= args.max_output_pixels
+        native = _output_pixels(module, x) <= args.max_output_pixels
         picked = ms["native"] if native else ms["oneDNN NCHW"]
         for k in KERNELS:
             totals[k] += ms[k]

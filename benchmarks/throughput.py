@@ -107,9 +107,23 @@ def _time_inference(forward, x, iters: int, bf16: bool) -> float:
     return (time.perf_counter() - t0) / iters / x.shape[0]
 
 
-def child_ours(args: argparse.Namespace, precision: str, opts: frozenset[str]) -> dict:
+def _build_model(args: argparse.Namespace, opts: frozenset[str]):
+    """The zoo model of ``args.model`` with the paper's settings and the run's overrides, seeded."""
     import importlib
 
+    import torch
+
+    module, cls_name = MODELS[args.model][0].rsplit(".", 1)
+    torch.manual_seed(0)
+    kwargs = dict(MODELS[args.model][1], fused=True if "fused" in opts else None)
+    if args.ngf:
+        kwargs.update(ngf=args.ngf, ndf=args.ngf)
+    if args.model_args:
+        kwargs.update(json.loads(args.model_args))
+    return getattr(importlib.import_module(module), cls_name)(**kwargs)
+
+
+def child_ours(args: argparse.Namespace, precision: str, opts: frozenset[str]) -> dict:
     import lightning as L
     import torch
     from torch.utils.data import DataLoader
@@ -118,15 +132,7 @@ def child_ours(args: argparse.Namespace, precision: str, opts: frozenset[str]) -
     from translation_zoo.callbacks import ChannelsLast, NativeSmallConv
 
     base_rss = rss_mb()
-    module, cls_name = MODELS[args.model][0].rsplit(".", 1)
-    cls = getattr(importlib.import_module(module), cls_name)
-    torch.manual_seed(0)
-    kwargs = dict(MODELS[args.model][1], fused=True if "fused" in opts else None)
-    if args.ngf:
-        kwargs.update(ngf=args.ngf, ndf=args.ngf)
-    if args.model_args:
-        kwargs.update(json.loads(args.model_args))
-    model = cls(**kwargs)
+    model = _build_model(args, opts)
     a, b = _inputs(args)
     n_batches = 1 + args.warmup + args.iters  # batch 0 counts FLOPs
     items = [{"A": a[i], "B": b[i], "A_path": "a", "B_path": "b"} for i in range(args.batch)]
@@ -182,22 +188,13 @@ def child_ours(args: argparse.Namespace, precision: str, opts: frozenset[str]) -
 
 def child_bare(args: argparse.Namespace, precision: str, opts: frozenset[str]) -> dict:
     """Our model's networks and losses, stepped by a plain loop (the official train.py's structure)."""
-    import importlib
-
     import torch
     import torch.nn.functional as F
 
     from translation_zoo.callbacks.fastpaths import guard_instance_norm, to_channels_last, use_native_small_conv
 
     base_rss = rss_mb()
-    module, cls_name = MODELS[args.model][0].rsplit(".", 1)
-    torch.manual_seed(0)
-    kwargs = dict(MODELS[args.model][1], fused=True if "fused" in opts else None)
-    if args.ngf:
-        kwargs.update(ngf=args.ngf, ndf=args.ngf)
-    if args.model_args:
-        kwargs.update(json.loads(args.model_args))
-    model = getattr(importlib.import_module(module), cls_name)(**kwargs)
+    model = _build_model(args, opts)
     (opt_g, opt_d), _ = model.configure_optimizers()
     a, b = _inputs(args)
     if "small" in opts:

@@ -41,6 +41,16 @@ def make_batch(model: TranslationGAN, n: int = 2, size: int = 32, seed: int = 0)
     return batch
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module of tiny networks: with 2 threads on a busy 2-core machine each op waits for a
+    core (measured up to 100x slower). Use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(params=all_model_classes(), ids=lambda c: c.__name__)
 def model_cls(request):
     return request.param

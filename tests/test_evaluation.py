@@ -31,13 +31,7 @@ PIX2PIX_NAMES = {
 CYCLEGAN_NAMES = {"cyc_a", "cyc_b", "fid_digits_uci", "kid_digits_uci", "kid_std_digits_uci", "acc_digits_uci"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny networks: with 2 threads on a busy 2-core machine each op waits for a core.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def trainer(tmp_path, **kw) -> L.Trainer:

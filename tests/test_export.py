@@ -15,13 +15,7 @@ from translation_zoo.models import CycleGAN, Pix2Pix
 ort = pytest.importorskip("onnxruntime")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny networks: with 2 threads on a busy 2-core machine each op waits for a core (measured 100x slower).
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def lightning_checkpoint(model, path, class_path: str):

@@ -19,14 +19,7 @@ from translation_zoo import from_official
 from translation_zoo.hub import OfficialWeightsError, read_state_dict, save_official, to_official
 from translation_zoo.models import CycleGAN, Pix2Pix
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny networks: with 2 threads on a busy 2-core machine each op waits for a core (measured 100x slower).
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class Payload:

@@ -141,20 +141,20 @@ class _NativeConvolution(torch.autograd.Function):
         return gx, gw, gb, None, None, None, None, None, None
 
 
-def _output_pixels(module: nn.Module, x: torch.Tensor, transposed: bool) -> int:
+def _output_pixels(module: nn.modules.conv._ConvNd, x: torch.Tensor) -> int:
     """batch x height x width of the convolution's output."""
     n = x.shape[0]
     for size, k, s, p, d, i in zip(
         x.shape[-2:], module.kernel_size, module.stride, module.padding, module.dilation, range(2)
     ):
-        if transposed:
+        if module.transposed:
             n *= (size - 1) * s - 2 * p + d * (k - 1) + module.output_padding[i] + 1
         else:
             n *= (size + 2 * p - d * (k - 1) - 1) // s + 1
     return n
 
 
-def _use_native(module: nn.Module, x: torch.Tensor, transposed: bool) -> bool:
+def _use_native(module: nn.modules.conv._ConvNd, x: torch.Tensor) -> bool:
     return (
         x.device.type == "cpu"
         and x.dtype == torch.float32
@@ -163,7 +163,7 @@ def _use_native(module: nn.Module, x: torch.Tensor, transposed: bool) -> bool:
         and module.padding_mode == "zeros"
         and isinstance(module.padding, tuple)  # not padding="same"/"valid" strings
         and x.dim() == 4
-        and _output_pixels(module, x, transposed) <= module._native_max_pixels
+        and _output_pixels(module, x) <= module._native_max_pixels
     )
 
 
@@ -171,7 +171,7 @@ class _NativeSmallConv2d(nn.Conv2d):
     _native_max_pixels: int
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not _use_native(self, x, transposed=False):
+        if not _use_native(self, x):
             return super().forward(x)
         return _NativeConvolution.apply(
             x, self.weight, self.bias, list(self.stride), list(self.padding), list(self.dilation), False, [0, 0],
@@ -183,7 +183,7 @@ class _NativeSmallConvTranspose2d(nn.ConvTranspose2d):
     _native_max_pixels: int
 
     def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
-        if output_size is not None or not _use_native(self, x, transposed=True):
+        if output_size is not None or not _use_native(self, x):
             return super().forward(x, output_size)
         return _NativeConvolution.apply(
             x, self.weight, self.bias, list(self.stride), list(self.padding), list(self.dilation), True,
