@@ -9,9 +9,10 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from .hub import from_official
     from .inference import load_model
+    from .registry import list_models
 
 # Resolved on first use (PEP 562), so that `import translation_zoo.nn` does not pull in Lightning and the data stack.
-_LAZY = {"from_official": "hub", "load_model": "inference"}
+_LAZY = {"from_official": "hub", "load_model": "inference", "list_models": "registry"}
 
 
 def __getattr__(name: str) -> Any:
@@ -22,4 +23,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["__version__", "from_official", "load_model"]
+__all__ = ["__version__", "from_official", "list_models", "load_model"]

@@ -22,13 +22,14 @@ import importlib.util
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
 from .data.base import DataError
 from .hub import OfficialWeightsError
-from .inference import check_direction, check_size, generator_of, input_channels, load_model, size_multiple
+from .inference import check_size, load_model, network_conditions
 from .models import TranslationGAN
 
 FORMATS = ("onnx", "torchscript")
@@ -51,6 +52,7 @@ def export_generator(
     opset: int | None = None,
     dynamo: bool | None = None,
     verify: bool = True,
+    **conditions: Any,
 ) -> Path:
     """Write the model's generator as ONNX or TorchScript, in eval mode (see the module docstring).
 
@@ -59,6 +61,9 @@ def export_generator(
         output: file to write (``.onnx`` / ``.pt``).
         format: ``"onnx"`` or ``"torchscript"`` (traced; TorchScript is deprecated upstream, prefer ONNX).
         direction: ``"a2b"`` (default) or ``"b2a"`` for two-way models such as CycleGAN.
+        **conditions: further conditions that fix what the model's ``inference_spec`` returns. Inputs the model
+            declares in ``InferenceSpec.extra_inputs`` (e.g. a latent code ``z``) become graph inputs after
+            ``image``, with a dynamic batch dimension.
         size: example image size for tracing, an int or (height, width); default: the training crop size if known
             (``model.inference_size``), else 256 rounded to the architecture's factor. The graph stays dynamic.
         opset: ONNX opset (default: the exporter's).
@@ -76,45 +81,71 @@ def export_generator(
     """
     if format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
-    direction = check_direction(model, direction)
-    channels = input_channels(model, direction)
+    if direction is not None:
+        conditions["direction"] = direction
+    spec = model.inference_spec(**network_conditions(model, conditions), **_fixed(model, conditions))
     # A private float32 CPU copy in eval mode: the caller's model keeps its device, dtype and train/eval state.
-    gen = copy.deepcopy(generator_of(model, direction)).float().cpu().eval().requires_grad_(False)
-    multiple = size_multiple(gen)
+    gen = copy.deepcopy(spec.module).float().cpu().eval().requires_grad_(False)
+    multiple = spec.size_multiple
     if size is None:
         known = getattr(model, "inference_size", None)
         base = known if known is not None else (256, 256)
         size = tuple(max(multiple, round(s / multiple) * multiple) for s in base)
     height, width = check_size(size, multiple)
     g = torch.Generator().manual_seed(0)
-    example = torch.rand(2, channels, height, width, generator=g) * 2 - 1
+    extra = {k: _batch_of(v, 2, g) for k, v in spec.extra_inputs.items()}
+    example = (torch.rand(2, spec.input_nc, height, width, generator=g) * 2 - 1, *extra.values())
 
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     if format == "onnx":
-        _export_onnx(gen, example, output, opset, dynamo)
+        _export_onnx(gen, example, list(spec.extra_inputs), output, opset, dynamo)
     else:
         _export_torchscript(gen, example, output)
     if verify:
-        # A second size (and the batch of 2) checks that the graph really is dynamic, not just right at the trace size.
-        probe = torch.rand(2, channels, height + multiple, width, generator=g) * 2 - 1
+        # A second size and batch check that the graph really is dynamic, not just right at the trace size.
+        probe = (
+            torch.rand(3, spec.input_nc, height + multiple, width, generator=g) * 2 - 1,
+            *(_batch_of(v, 3, g) for v in spec.extra_inputs.values()),
+        )
         diff = compare_with_pytorch(output, gen, probe, format)
         if diff is not None and (diff[0] > TOLERANCE_MAX or diff[1] > TOLERANCE_MEAN):
             raise RuntimeError(
-                f"the exported {format} model differs from PyTorch on a {tuple(probe.shape)} input: max |diff| "
+                f"the exported {format} model differs from PyTorch on a {tuple(probe[0].shape)} input: max |diff| "
                 f"{diff[0]:.2e} (tolerance {TOLERANCE_MAX}), mean {diff[1]:.2e} (tolerance {TOLERANCE_MEAN}); "
                 "please report this with the model's hyper-parameters"
             )
     return output
 
 
-def _export_onnx(gen: nn.Module, example: torch.Tensor, output: Path, opset: int | None, dynamo: bool | None) -> None:
+def _fixed(model: TranslationGAN, conditions: dict[str, Any]) -> dict[str, Any]:
+    """The conditions other than the network-selecting ones, checked (the model may bake them into the graph)."""
+    checked = model.check_conditions(conditions)
+    declared = model.inference_conditions()
+    return {k: v for k, v in checked.items() if declared[k].kind != "choice"}
+
+
+def _batch_of(example: torch.Tensor, n: int, g: torch.Generator) -> torch.Tensor:
+    """An ``n``-item input like the batch-1 ``example``: random normal codes, or the example repeated."""
+    if example.is_floating_point():
+        return torch.randn(n, *example.shape[1:], generator=g, dtype=example.dtype)
+    return example[:1].expand(n, *example.shape[1:]).clone()
+
+
+def _export_onnx(
+    gen: nn.Module,
+    example: tuple[torch.Tensor, ...],
+    extra_names: list[str],
+    output: Path,
+    opset: int | None,
+    dynamo: bool | None,
+) -> None:
     if importlib.util.find_spec("onnx") is None:
         raise ImportError("ONNX export needs the onnx package: pip install onnx onnxscript")
     has_dynamic = hasattr(torch.export, "Dim") and hasattr(torch.export.Dim, "DYNAMIC")
     if dynamo is None:
         dynamo = has_dynamic and importlib.util.find_spec("onnxscript") is not None
-    names = {"input_names": ["image"], "output_names": ["translated"]}
+    names = {"input_names": ["image", *extra_names], "output_names": ["translated"]}
     if opset is not None:
         names["opset_version"] = opset  # type: ignore[assignment]
     if dynamo:
@@ -124,32 +155,34 @@ def _export_onnx(gen: nn.Module, example: torch.Tensor, output: Path, opset: int
         big = sum(p.numel() * p.element_size() for p in gen.parameters()) > _ONNX_SINGLE_FILE_LIMIT
         torch.onnx.export(
             gen,
-            (example,),
+            example,
             str(output),
             dynamo=True,
             # DYNAMIC lets torch.export derive the constraints (e.g. U-Net sizes divisible by 2**num_downs) itself.
-            dynamic_shapes=({0: dim, 2: dim, 3: dim},),  # positional: generators name their argument freely
+            # Positional: generators name their arguments freely. Extra inputs: a dynamic batch only.
+            dynamic_shapes=({0: dim, 2: dim, 3: dim}, *({0: dim} for _ in extra_names)),
             external_data=big,  # one self-contained file unless the weights exceed protobuf's 2 GB
             verbose=False,
             **names,
         )
     else:
         axes = {0: "batch", 2: "height", 3: "width"}
+        dynamic = {"image": axes, "translated": axes, **{n: {0: "batch"} for n in extra_names}}
         with warnings.catch_warnings():
             # The legacy exporter warns that it is deprecated and that instance norm uses input statistics (it
             # should: the official InstanceNorm tracks no running statistics).
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 gen,
-                (example,),
+                example,
                 str(output),
                 dynamo=False,
-                dynamic_axes={"image": axes, "translated": axes},
+                dynamic_axes=dynamic,
                 **names,
             )
 
 
-def _export_torchscript(gen: nn.Module, example: torch.Tensor, output: Path) -> None:
+def _export_torchscript(gen: nn.Module, example: tuple[torch.Tensor, ...], output: Path) -> None:
     with warnings.catch_warnings(), torch.no_grad():
         # Tracing warns about Python-level shape checks (e.g. the U-Net's divisibility test) becoming constants;
         # the convolutions themselves stay size-generic, which verify checks at a second size.
@@ -159,16 +192,21 @@ def _export_torchscript(gen: nn.Module, example: torch.Tensor, output: Path) -> 
         torch.jit.save(traced, str(output))
 
 
-def compare_with_pytorch(path: Path, gen: nn.Module, x: torch.Tensor, format: str) -> tuple[float, float] | None:
-    """Largest and mean |exported(x) - gen(x)|, or None if the runtime for ``format`` is not installed."""
+def compare_with_pytorch(
+    path: Path, gen: nn.Module, x: torch.Tensor | tuple[torch.Tensor, ...], format: str
+) -> tuple[float, float] | None:
+    """Largest and mean |exported(x) - gen(x)|, or None if the runtime for ``format`` is not installed.
+
+    ``x`` is the image batch, or a tuple of it and the extra inputs in call order."""
+    inputs = x if isinstance(x, tuple) else (x,)
     with torch.no_grad():
-        expected = gen(x).numpy()
+        expected = gen(*inputs).numpy()
     if format == "torchscript":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load's deprecation notice
             loaded = torch.jit.load(str(path), map_location="cpu")
         with torch.no_grad():
-            got = loaded(x).numpy()
+            got = loaded(*inputs).numpy()
     else:
         if importlib.util.find_spec("onnxruntime") is None:
             warnings.warn("onnxruntime is not installed: the exported ONNX model was not verified", stacklevel=3)
@@ -176,7 +214,8 @@ def compare_with_pytorch(path: Path, gen: nn.Module, x: torch.Tensor, format: st
         import onnxruntime
 
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
+        feed = {i.name: t.numpy() for i, t in zip(session.get_inputs(), inputs)}
+        got = session.run(None, feed)[0]
     if got.shape != expected.shape:
         return float("inf"), float("inf")
     diff = abs(got - expected)
@@ -200,13 +239,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--format", required=True, choices=FORMATS, help="onnx or torchscript")
     parser.add_argument("--output", help="file to write (default: beside the checkpoint, .onnx or .pt)")
-    parser.add_argument("--direction", choices=("a2b", "b2a"), help="generator of a two-way model (default a2b)")
+    parser.add_argument("--direction", help="generator of a two-way model: a2b (default) or b2a")
+    parser.add_argument(
+        "--condition",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="another inference condition of the model that fixes the exported graph, e.g. target=2 (repeatable)",
+    )
     parser.add_argument("--size", type=int, help="example image side for tracing (default: training crop size or 256)")
     parser.add_argument("--model", help="model class for checkpoints without one, or pix2pix/cyclegan for .pth")
     parser.add_argument("--opset", type=int, help="ONNX opset (default: the exporter's)")
     parser.add_argument("--legacy-onnx", action="store_true", help="use the TorchScript-based ONNX exporter")
     parser.add_argument("--no-verify", action="store_true", help="skip comparing the exported model with PyTorch")
     return parser
+
+
+def parse_conditions(items: list[str]) -> dict[str, Any]:
+    """``["target=2", "direction=b2a"]`` -> ``{"target": 2, "direction": "b2a"}`` (integers where they parse)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--condition takes NAME=VALUE, got {item!r}")
+        try:
+            out[name] = int(value)
+        except ValueError:
+            out[name] = value
+    return out
 
 
 def default_output(ckpt: Path, format: str, direction: str | None) -> Path:
@@ -226,17 +286,24 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--ckpt: {ckpt} does not exist")
     try:
         model = load_model(ckpt, args.model)
-        direction = check_direction(model, args.direction)
+        conditions = parse_conditions(args.condition)
+        if args.direction is not None:
+            conditions["direction"] = args.direction
+        # The network-selecting conditions with their defaults (CycleGAN: direction a2b) name the default file.
+        declared = model.inference_conditions()
+        chosen = {k: c.default for k, c in declared.items() if c.kind == "choice" and c.default is not None}
+        chosen.update(network_conditions(model, conditions))
+        direction = ".".join(str(v) for v in chosen.values()) or None
         output = Path(args.output) if args.output else default_output(ckpt, args.format, direction)
         path = export_generator(
             model,
             output,
             args.format,
-            direction=direction,
             size=args.size,
             opset=args.opset,
             dynamo=False if args.legacy_onnx else None,
             verify=not args.no_verify,
+            **{**conditions, **chosen},
         )
     except (ValueError, FileNotFoundError, ImportError, DataError, OfficialWeightsError) as e:
         parser.error(str(e))

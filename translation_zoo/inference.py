@@ -15,12 +15,8 @@ eval mode and ``no_grad``, and back to PIL at the input's size.
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import os
 import pickle
-import pkgutil
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,16 +24,15 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
-from torch import nn
 
 from .data.base import DataError, list_images, load_image
 from .data.transforms import multiple_of_size
-from .hub import OFFICIAL_NETWORKS, from_official, official_files, official_model_name
-from .models import TranslationGAN
-from .nn import ResnetGenerator, UnetGenerator
+from .hub import from_official, network_of_file, official_class, official_classes_names, official_files
+from .models import InferenceSpec, TranslationGAN
+from .registry import import_class as _import_class
+from .registry import model_class
 
 ImageInput = Image.Image | str | os.PathLike
-DIRECTIONS = ("a2b", "b2a")
 # Official preprocessing modes whose evaluation transform feeds the generator crop_size x crop_size images.
 _CROPPING = ("resize_and_crop", "crop", "scale_width_and_crop")
 
@@ -84,8 +79,10 @@ def load_model(
         path = Path(source).expanduser()
         if path.is_dir():
             if model is None:
-                raise ValueError(f"{path} is a folder: pass model='pix2pix' or model='cyclegan' for official weights")
-            files = official_files(path, official_model_name(model), epoch)
+                raise ValueError(
+                    f"{path} is a folder: pass model= one of {official_classes_names()} for official weights"
+                )
+            files = official_files(path, model, epoch)
             return _to(from_official(model, **files, **hparams), device)
         if not path.is_file():
             raise FileNotFoundError(f"checkpoint {path} does not exist")
@@ -138,118 +135,67 @@ def _from_official_object(
 ) -> TranslationGAN:
     where = str(path) if path is not None else "the given dict"
     if model is None:
+        names = " or ".join(f"model={n!r}" for n in official_classes_names())
         raise ValueError(
-            f"{where} is not a Lightning checkpoint; for official pix2pix/CycleGAN weights pass model='pix2pix' or "
-            "model='cyclegan' (the official --model that trained them)"
+            f"{where} is not a Lightning checkpoint; for official weights pass {names} "
+            "(the official --model that trained them)"
         )
-    name = official_model_name(model)
-    networks = OFFICIAL_NETWORKS[name]
-    if isinstance(obj, Mapping) and obj and set(obj) <= set(networks):  # {"G_A": ..., "G_B": ...}
-        return from_official(name, **obj, **hparams)
-    official = "G" if name == "pix2pix" else "G_A"
-    if path is not None and (m := re.search(r"_net_(G_A|G_B|D_A|D_B|G|D)\.pth$", path.name)):
-        official = {"G": official}.get(m.group(1), m.group(1))
-    return from_official(name, **{official: obj}, **hparams)
-
-
-def model_class(model: str | type[TranslationGAN]) -> type[TranslationGAN]:
-    """The model class named ``model``: a class, a dotted path, or a zoo class name in any case (``"pix2pix"``)."""
-    if isinstance(model, type):
-        if not issubclass(model, TranslationGAN):
-            raise ValueError(f"model must be a TranslationGAN subclass, got {model.__name__}")
-        return model
-    if "." in model:
-        return _import_class(model)
-    classes = _zoo_classes()
-    key = model.lower().replace("_", "").replace("-", "")
-    if key in classes:
-        return classes[key]
-    raise ValueError(f"unknown model {model!r}; the zoo has {sorted(c.__name__ for c in classes.values())}")
-
-
-def _zoo_classes() -> dict[str, type[TranslationGAN]]:
-    from . import models as models_pkg
-
-    # Import every paper file so that models added by other files are found too.
-    for info in pkgutil.iter_modules(models_pkg.__path__):
-        importlib.import_module(f"{models_pkg.__name__}.{info.name}")
-    found: dict[str, type[TranslationGAN]] = {}
-    todo = list(TranslationGAN.__subclasses__())
-    while todo:
-        cls = todo.pop()
-        found[cls.__name__.lower()] = cls
-        todo.extend(cls.__subclasses__())
-    return found
-
-
-def _import_class(class_path: str) -> type[TranslationGAN]:
-    module_name, _, name = class_path.rpartition(".")
-    try:
-        cls = getattr(importlib.import_module(module_name), name)
-    except (ImportError, AttributeError, ValueError) as e:
-        raise ValueError(f"cannot import the model class {class_path!r}: {e}") from e
-    if not (isinstance(cls, type) and issubclass(cls, TranslationGAN)):
-        raise ValueError(f"{class_path} is not a TranslationGAN subclass")
-    return cls
+    cls = official_class(model)
+    networks = {*cls.official_networks, *cls.official_aliases}
+    if isinstance(obj, Mapping) and obj and set(obj) <= networks:  # {"G_A": ..., "G_B": ...}
+        return from_official(cls, **obj, **hparams)
+    official = network_of_file(path, cls) if path is not None else next(iter(cls.official_networks))
+    return from_official(cls, **{official: obj}, **hparams)
 
 
 # ---------------------------------------------------------------------------------------- the generator
-def is_two_way(model: nn.Module) -> bool:
-    """Whether the model translates both ways (its ``forward`` takes ``direction``, like CycleGAN's)."""
-    return "direction" in inspect.signature(model.forward).parameters
+def network_conditions(model: TranslationGAN, conditions: Mapping[str, Any]) -> dict[str, Any]:
+    """The conditions that select a network (kind ``choice``, e.g. ``direction``), checked."""
+    declared = model.inference_conditions()
+    checked = model.check_conditions(conditions)
+    return {k: v for k, v in checked.items() if declared[k].kind == "choice"}
 
 
-def check_direction(model: nn.Module, direction: str | None) -> str | None:
-    """The direction to use: ``a2b`` by default for two-way models, ``None`` for one-way models.
+def prepare_conditions(model: TranslationGAN, conditions: Mapping[str, Any], x: torch.Tensor) -> dict[str, Any]:
+    """``conditions`` as ``model.forward`` takes them for the batch ``x`` (N, C, H, W), checked.
+
+    Image conditions (a reference or style image: a path, a PIL image or a tensor) are read with the channels
+    the model declares, resized to ``x``'s height and width and scaled to [-1, 1]; codes and vectors given as
+    lists become tensors; a single image, code or vector is repeated for every item of the batch. ``None`` values
+    are dropped (the model samples or defaults them, as its paper does at test time).
 
     Raises:
-        ValueError: an unknown direction, or ``b2a`` for a one-way model.
+        ValueError: an unknown condition (the message lists the model's) or a value that does not fit.
+        DataError: an image file that cannot be read.
     """
-    if direction is not None and direction not in DIRECTIONS:
-        raise ValueError(f"direction must be 'a2b' or 'b2a', got {direction!r}")
-    if is_two_way(model):
-        return direction or "a2b"
-    if direction == "b2a":
-        raise ValueError(f"direction='b2a': {type(model).__name__} has one generator (A→B); leave direction out")
-    return None
+    declared = model.inference_conditions()
+    model.check_conditions(conditions, names_only=True)
+    n, (height, width) = x.shape[0], x.shape[-2:]
+    out: dict[str, Any] = {}
+    for name, value in conditions.items():
+        if value is None:
+            continue
+        kind = declared[name].kind
+        if kind == "image" and not isinstance(value, torch.Tensor):
+            img = value if isinstance(value, Image.Image) else Path(value).expanduser()
+            if isinstance(img, Path) and not img.is_file():
+                raise DataError(f"{name}: image file {img} does not exist")
+            img = _open(img, declared[name].channels or 3).resize((width, height), Image.BICUBIC)
+            value = to_tensor(img)
+        elif kind in ("code", "vector") and not isinstance(value, torch.Tensor):
+            value = torch.as_tensor(value, dtype=torch.float32).reshape(1, -1)
+        if isinstance(value, torch.Tensor):
+            value = value.to(x.device, x.dtype if value.is_floating_point() else value.dtype)
+            if kind in ("image", "code", "vector") and value.dim() >= 1 and value.shape[0] == 1 and n > 1:
+                value = value.expand(n, *value.shape[1:])
+        out[name] = value
+    return model.check_conditions(out)
 
 
-def generator_of(model: nn.Module, direction: str | None = None) -> nn.Module:
-    """The generator that translates in ``direction``: ``gen_a2b``/``gen_b2a`` of two-way models, else ``gen``."""
-    direction = check_direction(model, direction)
-    name = "gen" if direction is None else f"gen_{direction}"
-    gen = getattr(model, name, None)
-    if not isinstance(gen, nn.Module):
-        raise ValueError(f"{type(model).__name__} has no generator {name!r} to translate with")
-    return gen
-
-
-def size_multiple(generator: nn.Module) -> int:
-    """The factor that the generator needs image height and width to be multiples of.
-
-    U-Net: ``2**num_downs`` (every level halves the image). ResNet generator: 4 (two stride-2 convolutions; other
-    sizes run but come out rounded up to a multiple of 4). Another generator can declare ``size_multiple``;
-    otherwise 1.
-    """
-    declared = getattr(generator, "size_multiple", None)
-    if isinstance(declared, int):
-        return declared
-    if isinstance(generator, UnetGenerator):
-        return 2**generator.num_downs
-    if isinstance(generator, ResnetGenerator):
-        return 4
-    return 1
-
-
-def input_channels(model: TranslationGAN, direction: str | None) -> int:
-    """Channels the generator of ``direction`` takes: ``input_nc`` (A→B) or ``output_nc`` (B→A)."""
-    key = "output_nc" if direction == "b2a" else "input_nc"
-    if key in model.hparams:
-        return int(model.hparams[key])
-    first = next((m for m in generator_of(model, direction).modules() if isinstance(m, nn.Conv2d)), None)
-    if first is None:
-        raise ValueError(f"cannot tell the input channels of {type(model).__name__}: it has no {key} hyper-parameter")
-    return first.in_channels
+def inference_spec(model: TranslationGAN, **conditions: Any) -> InferenceSpec:
+    """The model's :class:`~translation_zoo.models.InferenceSpec` for ``conditions`` (the network to run or
+    export, its input channels, size multiple and extra inputs)."""
+    return model.inference_spec(**conditions)
 
 
 def check_size(size: int | tuple[int, int], multiple: int, option: str = "size") -> tuple[int, int]:
@@ -269,9 +215,10 @@ def translate(
     model: TranslationGAN,
     images: ImageInput | Sequence[ImageInput],
     *,
-    direction: str | None = None,
     size: int | tuple[int, int] | str | None = None,
-) -> Image.Image | list[Image.Image]:
+    num_samples: int = 1,
+    **conditions: Any,
+) -> Image.Image | list[Image.Image] | list[list[Image.Image]]:
     """Translate images with a trained model; returns PIL images of the inputs' original sizes.
 
     Each image is converted to the generator's channels (grayscale "L" or "RGB"), resized (PIL bicubic, as the
@@ -287,19 +234,28 @@ def translate(
         model: the model.
         images: a PIL image or an image file (returns one image), or a list of them or a folder (searched
             recursively, sorted by relative path; returns a list).
-        direction: ``"a2b"`` (default) or ``"b2a"`` for two-way models such as CycleGAN.
         size: the size the generator sees, an int or (height, width), multiples of the architecture's factor
-            (:func:`size_multiple`). Default: ``model.inference_size`` (the training crop size, set by
-            :func:`load_model`) if known, else the input's size rounded to the nearest multiple. ``"input"``:
-            always the rounded input size.
+            (the model's ``inference_spec(...).size_multiple``). Default: ``model.inference_size`` (the training
+            crop size, set by :func:`load_model`) if known, else the input's size rounded to the nearest
+            multiple. ``"input"``: always the rounded input size.
+        num_samples: outputs per input for multimodal models (each call of ``model(x)`` draws its own code unless
+            one is given); with more than one, each input gives a list of that many images.
+        **conditions: the model's inference conditions (``model.inference_conditions()``): ``direction="b2a"``
+            for two-way models such as CycleGAN; ``z=``/``style=``/``reference=``/``target=`` where the model
+            declares them. Images may be files or PIL images; they are resized to the input's running size.
 
     Returns:
-        One PIL image for one input, else a list in input order.
+        One PIL image for one input, else a list in input order (each a list of ``num_samples`` images when
+        ``num_samples > 1``).
+
+    Raises:
+        ValueError: an unknown condition (the message lists the model's), a value that does not fit, a size the
+            generator does not accept.
     """
-    direction = check_direction(model, direction)
-    kwargs = {} if direction is None else {"direction": direction}
-    multiple = size_multiple(generator_of(model, direction))
-    channels = input_channels(model, direction)
+    if not isinstance(num_samples, int) or num_samples < 1:
+        raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
+    spec = model.inference_spec(**network_conditions(model, conditions))
+    multiple, channels = spec.size_multiple, spec.input_nc
     if channels not in (1, 3):
         raise ValueError(f"translate handles 1- or 3-channel images; the generator takes {channels} channels")
     if size is None:
@@ -325,10 +281,12 @@ def translate(
                 if (run_w, run_h) != (width, height):
                     img = img.resize((run_w, run_h), Image.BICUBIC)
                 x = to_tensor(img).to(param.device, param.dtype)
-                out = to_image(model(x, **kwargs))
-                if out.size != (width, height):
-                    out = out.resize((width, height), Image.BICUBIC)
-                outputs.append(out)
+                kwargs = prepare_conditions(model, conditions, x)
+                samples = []
+                for _ in range(num_samples):
+                    out = to_image(model(x, **kwargs))
+                    samples.append(out if out.size == (width, height) else out.resize((width, height), Image.BICUBIC))
+                outputs.append(samples[0] if num_samples == 1 else samples)
     finally:
         model.train(was_training)
     return outputs[0] if single else outputs
@@ -384,13 +342,12 @@ def to_image(y: torch.Tensor) -> Image.Image:
 
 
 __all__ = [
-    "check_direction",
-    "generator_of",
-    "input_channels",
-    "is_two_way",
+    "check_size",
+    "inference_spec",
     "load_model",
     "model_class",
-    "size_multiple",
+    "network_conditions",
+    "prepare_conditions",
     "to_image",
     "to_tensor",
     "translate",

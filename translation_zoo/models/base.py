@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, NoReturn
 
 import lightning as L
@@ -38,6 +39,87 @@ def linear_decay_factor(epoch: int, n_epochs: int, n_epochs_decay: int) -> float
     ``epoch_count = 1``).
     """
     return 1.0 - max(0, epoch + 1 - n_epochs) / float(n_epochs_decay + 1)
+
+
+# --------------------------------------------------------------------------------------- the model contract
+CONDITION_KINDS = ("choice", "code", "image", "index", "vector")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One inference condition a model's ``forward`` takes (DESIGN.md, "Every kind of model").
+
+    Args:
+        kind: ``choice`` (one of ``choices``, e.g. ``direction``), ``code`` (a latent/style code of length ``dim``;
+            missing = sampled from the prior, as the papers do at test time), ``image`` (a reference/style image
+            with ``channels`` channels), ``index`` (a target domain in ``range(dim)``), ``vector`` (an attribute
+            vector of length ``dim``).
+        help: one line for users (CLI help, ``list_models``).
+        choices: the allowed values of a ``choice``.
+        default: the value used when the condition is not given (``None``: sampled or the paper's test default).
+        dim: length of a ``code``/``vector``; number of values of an ``index``.
+        channels: channels of an ``image``.
+    """
+
+    kind: Literal["choice", "code", "image", "index", "vector"]
+    help: str
+    choices: tuple[str, ...] = ()
+    default: Any = None
+    dim: int | None = None
+    channels: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in CONDITION_KINDS:
+            raise ValueError(f"Condition kind must be one of {CONDITION_KINDS}, got {self.kind!r}")
+
+    def check(self, name: str, value: Any, owner: str) -> Any:
+        """``value`` if it fits this condition, else a ``ValueError`` that says what ``owner`` expects."""
+        what = f"{owner}: {name}"
+        if self.kind == "choice":
+            if value not in self.choices:
+                *head, last = map(repr, self.choices)
+                raise ValueError(f"{what} must be {', '.join(head) + ' or ' if head else ''}{last}, got {value!r}")
+            return value
+        if self.kind == "index":
+            values = value.flatten().tolist() if isinstance(value, torch.Tensor) else [value]
+            bad = [v for v in values if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < self.dim]
+            if bad:
+                raise ValueError(
+                    f"{what}={bad[0]!r} is out of range: expected a domain index in 0..{self.dim - 1} "
+                    f"({self.dim} domains)"
+                )
+            return value
+        if not isinstance(value, torch.Tensor):
+            raise ValueError(f"{what} must be a tensor here (give files/PIL images to translate), got {type(value)}")
+        if self.kind == "image":
+            if value.dim() != 4 or value.shape[1] != self.channels:
+                raise ValueError(
+                    f"{what} must be (N, {self.channels}, H, W) images ({self.channels} channel"
+                    f"{'s' if self.channels != 1 else ''}), got shape {tuple(value.shape)}"
+                )
+            return value
+        if value.dim() != 2 or value.shape[1] != self.dim:
+            raise ValueError(f"{what} must have shape (N, {self.dim}), got {tuple(value.shape)}")
+        return value
+
+
+@dataclass
+class InferenceSpec:
+    """What inference and export need of a model for given conditions.
+
+    Args:
+        module: the network to run and export, called as ``module(image, *extra_inputs.values())`` and returning
+            one image batch in [-1, 1].
+        input_nc: channels of the image input.
+        size_multiple: image height and width must be multiples of this.
+        extra_inputs: example tensors (batch 1) of the further inputs, in call order, e.g. ``{"z": randn(1, 8)}``;
+            exported as graph inputs named by their keys, with a dynamic batch dimension.
+    """
+
+    module: nn.Module
+    input_nc: int
+    size_multiple: int = 1
+    extra_inputs: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 class TranslationGAN(L.LightningModule):
@@ -69,6 +151,19 @@ class TranslationGAN(L.LightningModule):
     batch_kind: ClassVar[str] = "paired"
     #: Constructor arguments of a tiny variant (32x32 grayscale, few filters) for tests and smoke runs.
     tiny_config: ClassVar[dict[str, Any]] = {}
+
+    # Official weights (translation_zoo.hub): the names users give ``from_official`` (the official ``--model``),
+    # official network name -> our submodule, and the official file names. Empty: no official import.
+    official_names: ClassVar[tuple[str, ...]] = ()
+    official_networks: ClassVar[dict[str, str]] = {}
+    official_file_pattern: ClassVar[str] = "{epoch}_net_{name}.pth"
+    #: Other official names of the same networks (e.g. a one-direction CycleGAN release's ``G`` is ``G_A``).
+    official_aliases: ClassVar[dict[str, str]] = {}
+
+    #: Set for ``lightning predict`` (by :class:`~translation_zoo.callbacks.TranslationWriter`'s options):
+    #: the conditions of every prediction and the number of samples per input.
+    predict_conditions: dict[str, Any] = {}
+    predict_num_samples: int = 1
 
     def __init__(
         self,
@@ -203,7 +298,12 @@ class TranslationGAN(L.LightningModule):
     # the first batch of the resumed run.
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Add the global RNG states; refuse to save a diverged or non-finite state.
+        """Add the global RNG states and the running epoch sums; refuse to save a diverged or non-finite state.
+
+        The epoch sums (``checkpoint["epoch_sums"]``, written in the middle of an epoch only) are what Lightning
+        averages the ``on_epoch=True`` metrics of the current epoch from (under DDP: every rank's, gathered here,
+        so every rank must save, as Lightning requires anyway). Restored on resume, the resumed epoch's means cover
+        the whole epoch, bitwise as in the uninterrupted run (``utils.checkpoint.epoch_sums``).
 
         Raises:
             FloatingPointError: after a non-finite loss, or if a parameter, buffer or optimiser state holds NaN/inf.
@@ -224,9 +324,16 @@ class TranslationGAN(L.LightningModule):
                 f"{self.global_step}; the newest checkpoint on disk is the last good state."
             )
         checkpoint["rng_states"] = rng_states()
+        from ..utils.checkpoint import epoch_sums
+
+        sums = epoch_sums(self.trainer) if self._trainer is not None else None
+        if sums is not None:
+            checkpoint["epoch_sums"] = sums
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self._rng_states_to_restore = checkpoint.get("rng_states")
+        # Absent from checkpoints written between epochs or before it existed: nothing to restore.
+        self._epoch_sums_to_restore = checkpoint.get("epoch_sums")
         self._checkpoint_hparams = checkpoint.get("hyper_parameters") or {}
 
     def on_train_start(self) -> None:
@@ -237,6 +344,19 @@ class TranslationGAN(L.LightningModule):
         if self._rng_states_to_restore is not None:
             set_rng_states(self._rng_states_to_restore)
             self._rng_states_to_restore = None
+        # The running sums of the interrupted epoch's logged metrics: Lightning's loop state is restored by now.
+        sums, self._epoch_sums_to_restore = getattr(self, "_epoch_sums_to_restore", None), None
+        if sums is not None:
+            from lightning.pytorch.utilities import rank_zero_warn
+
+            from ..utils.checkpoint import restore_epoch_sums
+
+            why_not = restore_epoch_sums(self.trainer, sums, self.device)
+            if why_not:
+                rank_zero_warn(
+                    f"the epoch means of epoch {self.current_epoch} cover only the batches after the resume: its "
+                    f"running sums were not restored ({why_not})"
+                )
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False):
         """``nn.Module.load_state_dict``; with ``strict``, a mismatch raises an error that lists what differs.
@@ -272,13 +392,93 @@ class TranslationGAN(L.LightningModule):
         )
         return "\n".join(lines)
 
+    # -------------------------------------------------------------------------------- official weights
+    # translation_zoo.hub reads the files safely and dispatches here by official name; what the official networks
+    # look like is the paper file's business.
+    @classmethod
+    def official_options(cls, state: dict[str, dict[str, torch.Tensor]], hparams: dict[str, Any]) -> dict[str, Any]:
+        """Constructor options that official weights imply (architecture read-back from their keys and shapes).
+
+        Args:
+            state: official network name -> its state dict (after :meth:`official_to_ours`).
+            hparams: the options the caller passed; an option that contradicts the weights is an error.
+
+        Raises:
+            translation_zoo.hub.OfficialWeightsError: naming the option to set.
+        """
+        return {}
+
+    @classmethod
+    def official_to_ours(cls, name: str, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Official network ``name``'s keys renamed to ours (identity where the layouts match key for key)."""
+        return state_dict
+
+    @classmethod
+    def ours_to_official(cls, name: str, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The inverse of :meth:`official_to_ours`."""
+        return state_dict
+
     # --------------------------------------------------------------------------------------- inference
     def forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
         """Translate a batch of source images (N, C, H, W) in [-1, 1]."""
         raise NotImplementedError
 
+    def inference_conditions(self) -> dict[str, Condition]:
+        """The conditions ``forward`` takes besides the image, by name (none by default)."""
+        return {}
+
+    def check_conditions(self, conditions: Mapping[str, Any], names_only: bool = False) -> dict[str, Any]:
+        """The given conditions (``None`` values dropped), each checked against :meth:`inference_conditions`.
+
+        Raises:
+            ValueError: an unknown condition name (the message lists the model's), or a value that does not fit
+                (unless ``names_only``).
+        """
+        declared = self.inference_conditions()
+        owner = type(self).__name__
+        for name, value in conditions.items():
+            if name not in declared:
+                given = name if value is None else f"{name}={value!r}"
+                if not declared:
+                    raise ValueError(f"{given}: {owner} has one generator (A→B) and takes no conditions")
+                raise ValueError(f"{given}: {owner} takes no condition {name!r}; its conditions: {sorted(declared)}")
+        if names_only:
+            return {k: v for k, v in conditions.items() if v is not None}
+        return {k: declared[k].check(k, v, owner) for k, v in conditions.items() if v is not None}
+
+    def inference_spec(self, **conditions: Any) -> InferenceSpec:
+        """The generator that inference and export run for ``conditions``, its input channels and size multiple.
+
+        This default serves one-generator models (``self.gen``) and two-way models with a ``direction`` condition
+        (``self.gen_a2b`` / ``self.gen_b2a``, taking ``input_nc`` / ``output_nc`` channels). A generator declares
+        the factor its image sides must be multiples of as ``size_multiple``. Models whose generator takes a code
+        or returns more than an image override this.
+        """
+        conditions = self.check_conditions(conditions)
+        declared = self.inference_conditions()
+        direction = conditions.get("direction", declared["direction"].default if "direction" in declared else None)
+        other = sorted(set(conditions) - {"direction"})
+        if other:
+            raise NotImplementedError(f"{type(self).__name__} must override inference_spec to handle {other}")
+        name = "gen" if direction is None else f"gen_{direction}"
+        gen = getattr(self, name, None)
+        if not isinstance(gen, nn.Module):
+            raise NotImplementedError(f"{type(self).__name__} has no {name!r}: override inference_spec")
+        channels = self.hparams["output_nc" if direction == "b2a" else "input_nc"]
+        return InferenceSpec(gen, int(channels), int(getattr(gen, "size_multiple", 1)))
+
     def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
-        return {"fake": self(batch["A"]), "path": batch.get("path")}
+        """``{"fake": (N, C, H, W), "path": ...}``; with ``predict_num_samples`` > 1 also ``"samples"``, a list of
+        that many (N, C, H, W) outputs (``fake`` is the first), drawn with the model's own sampling."""
+        from ..inference import prepare_conditions  # here: inference imports the models
+
+        x = batch["A"]
+        conditions = prepare_conditions(self, self.predict_conditions, x)
+        samples = [self(x, **conditions) for _ in range(max(1, int(self.predict_num_samples)))]
+        out = {"fake": samples[0], "path": batch.get("path")}
+        if len(samples) > 1:
+            out["samples"] = samples
+        return out
 
     @torch.no_grad()
     def visuals(self, batch: dict[str, Any]) -> list[list[torch.Tensor]]:

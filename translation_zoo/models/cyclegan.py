@@ -20,9 +20,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..hub import default_option, merge_evidence
 from ..losses import GANLoss, ImagePool
 from ..nn import define_discriminator, define_generator, init_weights
-from .base import TranslationGAN
+from ..nn.readback import check_discriminator_input, infer_discriminator, infer_generator, same_option
+from .base import Condition, TranslationGAN
 
 
 class CycleGAN(TranslationGAN):
@@ -101,9 +103,41 @@ class CycleGAN(TranslationGAN):
         # Validation/test: G(a) against real b (unpaired, so distribution and classifier metrics only).
         self.eval_metrics = self.build_eval_metrics(val_metrics, feature_extractor, paired=False)
 
+    # Official weights of ``--model cycle_gan``: ``<epoch>_net_{G_A,G_B,D_A,D_B}.pth``, key for key ours. The official
+    # D_A judges domain B (it trains against G_A's fakes), D_B domain A. A one-direction release (the pretrained
+    # models, ``--model test``) is a single ``latest_net_G.pth``: the A→B generator.
+    official_names = ("cyclegan", "cycle_gan")
+    official_networks = {"G_A": "gen_a2b", "G_B": "gen_b2a", "D_A": "disc_b", "D_B": "disc_a"}
+    official_aliases = {"G": "G_A"}
+
+    @classmethod
+    def official_options(cls, state: dict[str, dict[str, torch.Tensor]], hparams: dict[str, Any]) -> dict[str, Any]:
+        evidence = {g: infer_generator(state[g]) for g in ("G_A", "G_B") if g in state}
+        d_inputs = {}
+        for d in ("D_A", "D_B"):
+            if d in state:
+                evidence[d], d_inputs[d] = infer_discriminator(state[d])
+        # G_B maps B -> A: its input is the model's output_nc and vice versa.
+        swap = {"G_B": {"input_nc": "output_nc", "output_nc": "input_nc"}}
+        options = merge_evidence(evidence, hparams, same_option, rename=swap)
+        nc = {c: hparams.get(c, options.get(c, default_option(cls, c))) for c in ("input_nc", "output_nc")}
+        judged = {"D_A": ("output_nc", "it judges domain B"), "D_B": ("input_nc", "it judges domain A")}
+        for d, in_nc in d_inputs.items():
+            option, what = judged[d]
+            check_discriminator_input(
+                f"{d}: its first conv takes {in_nc} channels", in_nc, nc[option], f"{option} ({what})", nc
+            )
+        if "lambda_identity" not in hparams and nc["input_nc"] != nc["output_nc"]:
+            # The identity loss needs equal channels; these weights cannot have been trained with it.
+            options["lambda_identity"] = 0.0
+        return options
+
     def param_groups(self) -> dict[str, list[nn.Module]]:
         # One optimiser over both generators and one over both discriminators, as in the official code.
         return {"G": [self.gen_a2b, self.gen_b2a], "D": [self.disc_a, self.disc_b]}
+
+    def inference_conditions(self) -> dict[str, Condition]:
+        return {"direction": Condition("choice", "a2b: G (A→B), b2a: F (B→A)", choices=("a2b", "b2a"), default="a2b")}
 
     def forward(self, x: torch.Tensor, direction: Literal["a2b", "b2a"] = "a2b") -> torch.Tensor:
         if direction == "a2b":

@@ -25,8 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..hub import default_option, merge_evidence
 from ..losses import GANLoss
 from ..nn import define_discriminator, define_generator, init_weights
+from ..nn.readback import check_discriminator_input, infer_discriminator, infer_generator, same_option
 from .base import TranslationGAN
 
 
@@ -113,6 +115,29 @@ class Pix2Pix(TranslationGAN):
         self.criterion_gan = GANLoss(gan_mode)
         # Validation/test: G(x) against the aligned target y (the base's validation_step and test_step).
         self.eval_metrics = self.build_eval_metrics(val_metrics, feature_extractor, paired=True)
+
+    # Official weights: ``<epoch>_net_G.pth`` / ``<epoch>_net_D.pth`` of ``--model pix2pix``, key for key ours.
+    official_names = ("pix2pix",)
+    official_networks = {"G": "gen", "D": "disc"}
+
+    @classmethod
+    def official_options(cls, state: dict[str, dict[str, torch.Tensor]], hparams: dict[str, Any]) -> dict[str, Any]:
+        evidence, d_input = {}, None
+        if "G" in state:
+            evidence["G"] = infer_generator(state["G"])
+        if "D" in state:
+            evidence["D"], d_input = infer_discriminator(state["D"])
+        options = merge_evidence(evidence, hparams, same_option)
+        if d_input is not None:  # the conditional D sees A and B stacked
+            nc = {c: hparams.get(c, options.get(c, default_option(cls, c))) for c in ("input_nc", "output_nc")}
+            check_discriminator_input(
+                f"D: its first conv takes {d_input} channels",
+                d_input,
+                nc["input_nc"] + nc["output_nc"],
+                "input_nc + output_nc (it judges A and B stacked)",
+                nc,
+            )
+        return options
 
     def param_groups(self) -> dict[str, list[nn.Module]]:
         return {"G": [self.gen], "D": [self.disc]}

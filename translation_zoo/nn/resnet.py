@@ -58,6 +58,9 @@ class ResnetGenerator(nn.Module):
         padding_type: ``reflect`` | ``replicate`` | ``zero``.
     """
 
+    #: Two stride-2 convolutions: other sizes run, but come out rounded up to a multiple of 4.
+    size_multiple = 4
+
     def __init__(
         self,
         input_nc: int = 3,

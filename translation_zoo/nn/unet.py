@@ -111,3 +111,8 @@ class UnetGenerator(nn.Module):
                 f"got {tuple(x.shape[-2:])}"
             )
         return self.model(x)
+
+    @property
+    def size_multiple(self) -> int:
+        """Height and width must be multiples of this (every level halves the image)."""
+        return 2**self.num_downs
