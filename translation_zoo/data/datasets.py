@@ -14,6 +14,10 @@ streams into ``*.part`` files, verifies SHA-256 checksums when they are known, r
 that could write outside the target folder, and publishes the extracted folder with a rename, so an
 interrupted or failed call never leaves something a later call would mistake for a finished download.
 
+The same machinery fetches single files (e.g. released network weights, see :mod:`translation_zoo.weights`):
+:func:`download_file` downloads a URL once to a given path, either the file itself or one member taken from a
+zip/tar archive, with the same lock, ``*.part`` streaming, checksum and archive checks.
+
 Three dataset names exist in both families with different content (``facades``, ``maps``,
 ``cityscapes``: side-by-side AB images for pix2pix, ``trainA``/``trainB`` folders for CycleGAN). As with
 the official scripts, both extract into the same ``<root>/<name>/`` folder, where their sub-folders do
@@ -23,6 +27,7 @@ not overlap, so one root can hold both.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import http.client
 import json
@@ -56,8 +61,10 @@ __all__ = [
     "ManualDownloadRequired",
     "UnsafeArchiveError",
     "download",
+    "download_file",
     "get_dataset",
     "list_datasets",
+    "mirror_url",
 ]
 
 log = logging.getLogger(__name__)
@@ -343,6 +350,160 @@ def download(
     return target
 
 
+def download_file(
+    url: str,
+    dest: str | Path,
+    *,
+    sha256: str | None = None,
+    archive: Literal["zip", "tar", "tar.gz"] | None = None,
+    member: str | None = None,
+    progress: bool = True,
+    lock_timeout: float = 600.0,
+    desc: str | None = None,
+) -> Path:
+    """Download one file to ``dest`` once: the file at ``url`` itself, or one member of the archive at ``url``.
+
+    A file already at ``dest`` is returned at once, without lock or network: only complete, verified files are
+    ever renamed to ``dest``, so it is either an earlier call's result or a file the user put there by hand
+    (callers that know a checksum verify such a file themselves). Otherwise, under the lock
+    ``<dest folder>/.<dest name>.lock`` (one download across processes and DDP ranks; the others wait and reuse
+    it), the URL is streamed into ``<dest>.part`` and renamed to ``dest`` once complete and verified. An archive is
+    kept at ``<dest>.<archive>`` while it is extracted (an archive already there, left by an interrupted call or
+    copied there by hand, is used instead of downloading), every member is checked as :func:`download` does
+    (no absolute paths, ``..``, links or special files), only ``member`` is written, and the archive is deleted.
+
+    Args:
+        url: ``http(s)://`` or ``file://`` URL, used as given (apply :func:`mirror_url` to official URLs first).
+        dest: the file to create; its folder is created if missing.
+        sha256: expected SHA-256 of what ``url`` serves (the archive for archives); None: not verified.
+        archive: ``"zip"``, ``"tar"`` or ``"tar.gz"`` when ``url`` serves an archive; None for the file itself.
+        member: path inside the archive of the file to take (required with ``archive``).
+        progress: show a progress bar on stderr.
+        lock_timeout: as for :func:`download`.
+        desc: label of the progress bar (default: ``dest``'s name).
+
+    Returns:
+        ``dest``.
+
+    Raises:
+        ValueError: an invalid ``url``, ``sha256``, ``archive`` or ``member``.
+        ChecksumError: the download's SHA-256 differs from ``sha256`` (nothing is kept).
+        UnsafeArchiveError: the archive has an unsafe member (nothing is kept).
+        DatasetDownloadError: network error, truncated transfer, corrupt archive, ``member`` not in the archive.
+        TimeoutError: another process holds the lock and stopped refreshing it.
+    """
+    dest = Path(dest).expanduser()
+    if dest.is_file():
+        return dest
+    expected = _normalise_sha256(sha256)
+    _check_url(url)
+    only: PurePosixPath | None = None
+    if archive is not None:
+        if archive not in ("zip", "tar", "tar.gz"):
+            raise ValueError(f"archive must be 'zip', 'tar', 'tar.gz' or None, got {archive!r}.")
+        if not member:
+            raise ValueError("archive= needs member=, the path of the file to take from the archive.")
+        try:
+            only = _member_path(member)
+        except UnsafeArchiveError as e:
+            raise ValueError(f"member={member!r} is not a relative path inside the archive.") from e
+        if only is None:
+            raise ValueError(f"member={member!r} names the archive's root, not a file.")
+    elif member is not None:
+        raise ValueError("member= only makes sense with archive=.")
+    label = desc or dest.name
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with _file_lock(dest.parent / f".{dest.name}.lock", lock_timeout, progress):
+        if dest.is_file():  # another process finished while we waited for the lock
+            return dest
+        _remove_file_leftovers(dest)
+        if archive is None:
+            part = dest.with_name(dest.name + ".part")
+            digest = _fetch_part(url, part, progress, label)
+            _verify(part, digest, expected, url)
+            os.replace(part, dest)
+            return dest
+
+        kept = dest.with_name(f"{dest.name}.{archive}")
+        origin = url
+        if kept.is_file():
+            log.info("Reusing the previously downloaded %s", kept)
+            origin, digest = str(kept), _sha256_file(kept)
+        else:
+            part = kept.with_name(kept.name + ".part")
+            digest = _fetch_part(url, part, progress, label)
+            os.replace(part, kept)
+        _verify(kept, digest, expected, origin)
+        assert only is not None
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".extracting", dir=dest.parent))
+        try:
+            try:
+                _extract(kept, archive, tmp, only)
+                taken = tmp.joinpath(*only.parts)
+                if not taken.is_file():
+                    raise DatasetDownloadError(
+                        f"{origin} has no file {member!r} (it holds {_some_members(kept, archive)}). "
+                        "Is the URL or the member right?"
+                    )
+            except DatasetDownloadError:
+                with contextlib.suppress(OSError):  # corrupt, unsafe or wrong: a retry must fetch it again
+                    kept.unlink()
+                raise
+            os.replace(taken, dest)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        kept.unlink()
+    return dest
+
+
+def _fetch_part(url: str, part: Path, progress: bool, desc: str) -> str:
+    """``_fetch`` into ``part``, deleting it on any failure (also Ctrl-C); returns the SHA-256."""
+    try:
+        return _fetch(url, part, progress=progress, desc=desc)[0]
+    except BaseException:
+        with contextlib.suppress(OSError):
+            part.unlink()
+        raise
+
+
+def _verify(path: Path, digest: str, expected: str | None, origin: str) -> None:
+    """Delete ``path`` and raise ChecksumError when ``digest`` is not ``expected``."""
+    if expected is None:
+        log.info("%s has SHA-256 %s (no checksum known, not verified)", origin, digest)
+        return
+    if digest != expected:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise ChecksumError(
+            f"SHA-256 mismatch for {origin}: expected {expected}, got {digest}. The file was deleted; check the "
+            "URL/mirror or the checksum."
+        )
+
+
+def _some_members(archive: Path, kind: str, limit: int = 8) -> list[str]:
+    try:
+        if kind == "zip":
+            with zipfile.ZipFile(archive) as zf:
+                names = zf.namelist()
+        else:
+            with tarfile.open(archive, "r:*") as tar:
+                names = tar.getnames()
+    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError, zlib.error):
+        return []
+    return names[:limit] + (["..."] if len(names) > limit else [])
+
+
+def _remove_file_leftovers(dest: Path) -> None:
+    """Delete the partial files and temp folders of a crashed earlier ``download_file`` (we hold its lock)."""
+    name = glob.escape(dest.name)
+    for tmp in dest.parent.glob(f".{name}.*.extracting"):
+        shutil.rmtree(tmp, ignore_errors=True)
+    for part in [*dest.parent.glob(f"{name}.part"), *dest.parent.glob(f"{name}.*.part")]:
+        with contextlib.suppress(OSError):
+            part.unlink()
+
+
 # --------------------------------------------------------------------------------------------- helpers
 
 
@@ -360,17 +521,28 @@ def _normalise_sha256(value: str | None) -> str | None:
     return value
 
 
-def _resolve_url(entry: Dataset, url: str | None) -> str:
-    if url is None:
-        assert entry.url is not None
-        url = entry.url
-        mirror = os.environ.get(MIRROR_ENV, "").strip()
-        if mirror:
-            url = mirror.rstrip("/") + urllib.parse.urlsplit(url).path
+def mirror_url(url: str) -> str:
+    """``url`` with its scheme and host replaced by ``$TRANSLATION_ZOO_DATASET_MIRROR`` when that is set.
+
+    Meant for the official URLs of a catalogue (the path is kept, so a mirror copies the authors' server layout);
+    URLs that a user passes explicitly are used as given.
+    """
+    mirror = os.environ.get(MIRROR_ENV, "").strip()
+    return mirror.rstrip("/") + urllib.parse.urlsplit(url).path if mirror else url
+
+
+def _check_url(url: str) -> str:
     scheme = urllib.parse.urlsplit(url).scheme.lower()
     if scheme not in ("http", "https", "file"):
         raise ValueError(f"Unsupported URL {url!r}: expected an http(s):// or file:// URL.")
     return url
+
+
+def _resolve_url(entry: Dataset, url: str | None) -> str:
+    if url is None:
+        assert entry.url is not None
+        url = mirror_url(entry.url)
+    return _check_url(url)
 
 
 def _archive_kind(url: str, default: str) -> str:
@@ -613,7 +785,7 @@ def _write_file(src, out: Path) -> None:
         shutil.copyfileobj(src, f, _CHUNK)
 
 
-def _extract_tar(archive: Path, dest: Path) -> None:
+def _extract_tar(archive: Path, dest: Path, only: PurePosixPath | None = None) -> None:
     # Members are written by hand rather than with extractall(): tarfile's safety filters only exist
     # from Python 3.12 (backported to late 3.10/3.11 patch releases), and we also want to refuse links
     # outright. Written files get default permissions; ownership and setuid bits are never restored.
@@ -628,8 +800,8 @@ def _extract_tar(archive: Path, dest: Path) -> None:
                     f"Refusing archive member {member.name!r}: not a regular file or folder "
                     "(device, FIFO or other special file)."
                 )
-            if rel is None:
-                continue
+            if rel is None or (only is not None and rel != only):
+                continue  # with ``only``, every member is still checked, but one is written
             out = _destination(dest, rel, member.name)
             if member.isdir():
                 out.mkdir(parents=True, exist_ok=True)
@@ -639,7 +811,7 @@ def _extract_tar(archive: Path, dest: Path) -> None:
                 _write_file(src, out)
 
 
-def _extract_zip(archive: Path, dest: Path) -> None:
+def _extract_zip(archive: Path, dest: Path, only: PurePosixPath | None = None) -> None:
     with zipfile.ZipFile(archive) as zf:
         for info in zf.infolist():
             rel = _member_path(info.filename)
@@ -652,13 +824,42 @@ def _extract_zip(archive: Path, dest: Path) -> None:
                 )
             if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
                 raise UnsafeArchiveError(f"Refusing archive member {info.filename!r}: not a regular file or folder.")
-            if rel is None:
+            if rel is None or (only is not None and rel != only):
                 continue
             out = _destination(dest, rel, info.filename)
             if info.is_dir():
                 out.mkdir(parents=True, exist_ok=True)
             else:
                 _write_file(zf.open(info), out)
+
+
+def _extract(archive: Path, kind: str, dest: Path, only: PurePosixPath | None = None) -> None:
+    """Safely extract ``archive`` (every member, or only the member ``only``) into ``dest``.
+
+    Raises:
+        UnsafeArchiveError: a member with an absolute path, ``..``, a link or a special file (checked for every
+            member, also with ``only``).
+        DatasetDownloadError: a corrupt archive or one of another kind.
+    """
+    try:
+        extract = _extract_zip if kind == "zip" else _extract_tar
+        extract(archive, dest) if only is None else extract(archive, dest, only)
+    except DatasetDownloadError:
+        raise
+    except (
+        tarfile.TarError,
+        zipfile.BadZipFile,
+        EOFError,
+        zlib.error,
+        OSError,
+        ValueError,
+        RuntimeError,
+        NotImplementedError,
+    ) as e:
+        raise DatasetDownloadError(
+            f"Extracting {archive.name} failed: {type(e).__name__}: {e}. The download is corrupt or not "
+            f"a {kind} archive (is the URL right?); it was deleted, call download() again to retry."
+        ) from e
 
 
 def _extract_and_publish(
@@ -668,24 +869,7 @@ def _extract_and_publish(
     # The temp folder lives in root so the final rename stays on one filesystem (atomic, no copy).
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder}.", suffix=".extracting", dir=root))
     try:
-        try:
-            (_extract_zip if kind == "zip" else _extract_tar)(archive, tmp)
-        except DatasetDownloadError:
-            raise
-        except (
-            tarfile.TarError,
-            zipfile.BadZipFile,
-            EOFError,
-            zlib.error,
-            OSError,
-            ValueError,
-            RuntimeError,
-            NotImplementedError,
-        ) as e:
-            raise DatasetDownloadError(
-                f"Extracting {archive.name} failed: {type(e).__name__}: {e}. The download is corrupt or not "
-                f"a {kind} archive (is the URL right?); it was deleted, call download() again to retry."
-            ) from e
+        _extract(archive, kind, tmp)
         extracted = tmp / folder
         if not extracted.is_dir():
             found = sorted(p.name for p in tmp.iterdir())
