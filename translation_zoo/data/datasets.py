@@ -666,7 +666,7 @@ def _hint() -> str:
     mirror = os.environ.get(MIRROR_ENV)
     if mirror:
         return f" ({MIRROR_ENV} is set to {mirror!r}.)"
-    return f" Behind a firewall? Pass url=... or set {MIRROR_ENV} to a mirror's base URL."
+    return f" Behind a firewall? Set {MIRROR_ENV} to a mirror's base URL (download() also takes url=...)."
 
 
 # ---------------------------------------------------------------------------------------------- locking
