@@ -1,4 +1,4 @@
-"""Checkpoint helpers: RNG states in plain types, crash-safe writes, readable state-dict mismatches.
+"""Checkpoint helpers: RNG states and running epoch sums in plain types, crash-safe writes, readable mismatches.
 
 Everything put in a checkpoint here is made of tensors, ints, floats, strings, lists, tuples and dicts, so a
 checkpoint loads with ``torch.load(..., weights_only=True)`` (no pickled code runs on load).
@@ -50,6 +50,149 @@ def set_rng_states(states: Mapping[str, Any]) -> None:
     cuda = states.get("cuda")
     if cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(cuda)
+
+
+# ------------------------------------------------------------------------------------- running epoch sums
+# Lightning averages a metric logged with ``on_epoch=True`` from running sums it keeps in the training loop
+# (``fit_loop.epoch_loop._results``: one ``_ResultMetric`` per logged key, holding ``value`` = sum of value x batch
+# size and ``cumulated_batch_size``; for DDP, each rank's own sums, all-reduced only when the epoch mean is computed).
+# It does not checkpoint them: a run resumed mid-epoch would average only the batches after the resume. Saved and
+# restored here, the resumed run continues the very same sums, so its epoch means are bitwise those of the
+# uninterrupted run. Lightning (2.6) has no public API for this; the private names used are all in this section.
+
+_REDUCE_FX = {"mean": torch.mean, "sum": torch.sum, "max": torch.max, "min": torch.min}
+_REDUCE_FX.update({"builtins.sum": sum, "builtins.max": max, "builtins.min": min})
+_META_FLAGS = ("prog_bar", "logger", "on_step", "on_epoch", "enable_graph", "add_dataloader_idx")
+
+
+def _reduce_name(fx: Any) -> str | None:
+    return next((name for name, f in _REDUCE_FX.items() if f is fx), None)
+
+
+def epoch_sums(trainer: Any) -> dict[str, Any] | None:
+    """The running sums of the metrics logged so far in the current training epoch, in weights_only types.
+
+    Call it on every rank: under DDP it all-gathers each rank's own sums (rank 0 writes the checkpoint).
+    ``None`` when there is nothing to carry over: not fitting, not in the middle of an epoch (between epochs the
+    sums are reset anyway; after an epoch's last batch Lightning resumes at the next epoch), nothing logged yet,
+    or an exception being handled under DDP (the other ranks may not be there to gather with).
+
+    Returns:
+        ``{"epoch", "world_size", "metrics": {key: {"fx", "name", "reduce_fx", <flags>, "dataloader_idx",
+        "sync_dist", "rank_zero_only", "updates", "value", "cumulated_batch_size", "forward_cache"}}}``, the last
+        three as tensors with one entry per rank (``cumulated_batch_size`` only for means, ``forward_cache`` (the
+        latest step value) only for metrics logged on step).
+    """
+    from lightning.pytorch.trainer.states import TrainerFn
+
+    if trainer.state.fn != TrainerFn.FITTING or trainer.sanity_checking:
+        return None
+    if trainer.world_size > 1 and trainer.interrupted:
+        return None
+    fit_loop = trainer.fit_loop
+    progress = fit_loop.epoch_progress.total
+    if progress.started != progress.processed + 1 or fit_loop.epoch_loop.batch_progress.is_last_batch:
+        return None  # not within an epoch's batches: every rank sees the same loop state, so all skip the gather
+    items = []
+    for key, metric in fit_loop.epoch_loop._results.items():
+        meta = metric.meta
+        reduce_fx = _reduce_name(meta.reduce_fx)
+        if not metric.is_tensor or metric.has_reset or not meta.on_epoch or reduce_fx is None:
+            continue  # torchmetrics objects keep their own state; reset entries hold nothing of this epoch
+        if meta.metric_attribute is not None or meta.sync.group is not None:
+            continue
+        items.append((key, metric, reduce_fx))
+    if not items:
+        return None
+    # One gather of every number, as float64: exact for float32/float64 sums and for counts below 2**53.
+    nan = torch.tensor(float("nan"), dtype=torch.float64)
+    rows = []
+    for _, metric, _ in items:
+        count = getattr(metric, "cumulated_batch_size", None)
+        cache = metric._forward_cache if metric.meta.on_step else None
+        rows.append(
+            torch.stack(
+                [
+                    metric.value.detach().to("cpu", torch.float64),
+                    nan if count is None else count.detach().to("cpu", torch.float64),
+                    nan if cache is None else cache.detach().to("cpu", torch.float64).reshape(()),
+                ]
+            )
+        )
+    table = torch.stack(rows).unsqueeze(0)  # (1, n metrics, 3)
+    if trainer.world_size > 1:
+        device = items[0][1].value.device  # the device the strategy's collectives run on
+        table = trainer.strategy.all_gather(table.to(device)).reshape(trainer.world_size, len(items), 3).cpu()
+    metrics = {}
+    for i, (key, metric, reduce_fx) in enumerate(items):
+        meta = metric.meta
+        count = getattr(metric, "cumulated_batch_size", None)
+        cache = metric._forward_cache if meta.on_step else None
+        metrics[key] = {
+            "fx": meta.fx,
+            "name": meta.name,
+            "reduce_fx": reduce_fx,
+            **{flag: bool(getattr(meta, flag)) for flag in _META_FLAGS},
+            "dataloader_idx": meta.dataloader_idx,
+            "sync_dist": bool(meta.sync.should),
+            "rank_zero_only": bool(meta.sync.rank_zero_only),
+            "updates": int(metric._update_count),
+            "value": table[:, i, 0].to(metric.value.dtype),
+            "cumulated_batch_size": None if count is None else table[:, i, 1].to(count.dtype),
+            "forward_cache": None if cache is None else table[:, i, 2].to(cache.dtype),
+        }
+    return {"epoch": int(trainer.current_epoch), "world_size": int(trainer.world_size), "metrics": metrics}
+
+
+def restore_epoch_sums(trainer: Any, state: Mapping[str, Any] | None, device: torch.device | str = "cpu") -> str:
+    """Put the sums :func:`epoch_sums` saved back into the training loop, so the epoch continues them.
+
+    Call it in ``on_train_start`` of a run resumed from the checkpoint holding ``state``: Lightning has restored
+    its loop state by then and logs nothing of the epoch before the first batch. Each rank takes its own sums.
+
+    Returns:
+        ``""`` if restored, else why not (no sums in the checkpoint, not resumed in the middle of the epoch the
+        sums belong to, another number of processes): the epoch means of that epoch then cover only the batches
+        after the resume, as in Lightning.
+    """
+    from lightning.pytorch.trainer.connectors.logger_connector.result import _Metadata, _ResultMetric, _Sync
+
+    if not state or not state.get("metrics"):
+        return "the checkpoint holds no running epoch sums"
+    fit_loop = trainer.fit_loop
+    if not fit_loop.restarted_mid_epoch or fit_loop.epoch_loop.batch_progress.is_last_batch:
+        return "not resumed in the middle of an epoch"
+    if state["epoch"] != trainer.current_epoch:
+        return f"the sums are of epoch {state['epoch']}, the run resumes epoch {trainer.current_epoch}"
+    if state["world_size"] != trainer.world_size:
+        return f"saved by {state['world_size']} processes, resumed with {trainer.world_size}"
+    rank = trainer.global_rank
+    results = fit_loop.epoch_loop._results
+    for key, saved in state["metrics"].items():
+        meta = _Metadata(
+            fx=saved["fx"],
+            name=saved["name"],
+            reduce_fx=_REDUCE_FX[saved["reduce_fx"]],
+            dataloader_idx=saved["dataloader_idx"],
+            **{flag: saved[flag] for flag in _META_FLAGS},
+        )
+        # As LightningModule.log builds it: the next log of this key must find equal metadata.
+        meta.sync = _Sync(
+            fn=trainer.strategy.reduce, _should=saved["sync_dist"], rank_zero_only=saved["rank_zero_only"]
+        )
+        metric = _ResultMetric(meta, is_tensor=True)
+        metric.value = saved["value"][rank].to(device)
+        if saved["cumulated_batch_size"] is not None:
+            metric.cumulated_batch_size = saved["cumulated_batch_size"][rank].to(device)
+        if saved["forward_cache"] is not None:
+            metric._forward_cache = saved["forward_cache"][rank].to(device)
+        metric._update_count = saved["updates"]
+        metric.has_reset = False
+        results[key] = metric
+    # Lightning resets the sums of a hook's metrics when that hook first logs in an epoch's first batch; this
+    # epoch's first batch was before the checkpoint.
+    trainer._logger_connector._first_loop_iter = False
+    return ""
 
 
 # -------------------------------------------------------------------------------------------- crash-safe write
@@ -164,7 +307,9 @@ def state_dict_mismatch(expected: Mapping[str, Any], found: Mapping[str, Any]) -
 __all__ = [
     "CheckpointMismatchError",
     "atomic_torch_save",
+    "epoch_sums",
     "non_finite_tensors",
+    "restore_epoch_sums",
     "rng_states",
     "set_rng_states",
     "stale_temp_files",
