@@ -2,43 +2,77 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
 import pytest
 import torch
 
-import translation_zoo.models as models_pkg
 from translation_zoo.models import TranslationGAN
 
 torch.set_num_threads(2)
 
 
 def all_model_classes() -> list[type[TranslationGAN]]:
-    for info in pkgutil.iter_modules(models_pkg.__path__):
-        importlib.import_module(f"{models_pkg.__name__}.{info.name}")
-    found, todo = [], list(TranslationGAN.__subclasses__())
-    while todo:
-        cls = todo.pop()
-        if cls.__module__.startswith("translation_zoo.models."):
-            found.append(cls)
-        todo.extend(cls.__subclasses__())
-    return sorted(found, key=lambda c: c.__name__)
+    """Every paper class in translation_zoo/models/ (found by walking the files, as the registry does)."""
+    from translation_zoo.registry import zoo_classes
+
+    return zoo_classes()
+
+
+def contract_model_classes() -> list[type[TranslationGAN]]:
+    """The paper classes plus the test-only models of other kinds (tests/contract_models.py)."""
+    from contract_models import CONTRACT_MODELS
+
+    return [*all_model_classes(), *CONTRACT_MODELS]
+
+
+def _smooth_images(g: torch.Generator, n: int, c: int, size: int) -> torch.Tensor:
+    base = torch.rand(n, c, size // 8, size // 8, generator=g) * 2 - 1
+    return torch.nn.functional.interpolate(base, size=(size, size), mode="bilinear", align_corners=False)
+
+
+def _paired(model: TranslationGAN, g: torch.Generator, n: int, size: int) -> dict:
+    hp = model.hparams
+    return {
+        "A": _smooth_images(g, n, hp.input_nc, size),
+        "B": _smooth_images(g, n, hp.output_nc, size),
+        "A_path": [f"a{i}.png" for i in range(n)],
+        "B_path": [f"b{i}.png" for i in range(n)],
+    }
+
+
+def _multidomain(model: TranslationGAN, g: torch.Generator, n: int, size: int) -> dict:
+    hp = model.hparams
+    return {
+        "image": _smooth_images(g, n, hp.input_nc, size),
+        "domain": torch.randint(0, hp.n_domains, (n,), generator=g),
+        "path": [f"d{i}.png" for i in range(n)],
+    }
+
+
+#: batch_kind -> (builder, key of the source images, key of the target-like images). A model of a new kind is
+#: covered by the zoo-wide tests by adding its builder here (DESIGN.md, "Every kind of model").
+BATCH_KINDS = {
+    "paired": (_paired, "A", "B"),
+    "unpaired": (_paired, "A", "B"),
+    "multidomain": (_multidomain, "image", "image"),
+}
 
 
 def make_batch(model: TranslationGAN, n: int = 2, size: int = 32, seed: int = 0) -> dict:
     """A synthetic batch of the model's kind with smooth structure (not pure noise)."""
-    g = torch.Generator().manual_seed(seed)
-    hp = model.hparams
+    if model.batch_kind not in BATCH_KINDS:
+        raise KeyError(f"no synthetic batch for batch_kind {model.batch_kind!r}: add a builder to BATCH_KINDS")
+    build, _, _ = BATCH_KINDS[model.batch_kind]
+    return build(model, torch.Generator().manual_seed(seed), n, size)
 
-    def img(c):
-        base = torch.rand(n, c, size // 8, size // 8, generator=g) * 2 - 1
-        return torch.nn.functional.interpolate(base, size=(size, size), mode="bilinear", align_corners=False)
 
-    batch = {"A": img(hp.input_nc), "B": img(hp.output_nc)}
-    batch["A_path"] = [f"a{i}.png" for i in range(n)]
-    batch["B_path"] = [f"b{i}.png" for i in range(n)]
-    return batch
+def source_of(model: TranslationGAN, batch: dict) -> torch.Tensor:
+    """The images the model translates (what ``forward`` takes) in a batch of its kind."""
+    return batch[BATCH_KINDS[model.batch_kind][1]]
+
+
+def target_of(model: TranslationGAN, batch: dict) -> torch.Tensor:
+    """Images shaped like the model's output in a batch of its kind."""
+    return batch[BATCH_KINDS[model.batch_kind][2]]
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +87,12 @@ def one_torch_thread():
 
 @pytest.fixture(params=all_model_classes(), ids=lambda c: c.__name__)
 def model_cls(request):
+    return request.param
+
+
+@pytest.fixture(params=contract_model_classes(), ids=lambda c: c.__name__)
+def any_model_cls(request):
+    """Every paper class and the test-only models of other kinds."""
     return request.param
 
 

@@ -27,3 +27,14 @@ def test_every_recipe_is_listed_in_the_zoo_table():
     readme = (ROOT / "README.md").read_text()
     for recipe in (ROOT / "recipes").glob("*.yaml"):
         assert recipe.stem in readme, f"{recipe.name} missing from the README zoo table"
+
+
+def test_every_model_is_in_the_zoo_table():
+    from translation_zoo import list_models
+
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("## Model zoo", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    named = {line.split("`")[1] for line in rows}
+    missing = [m.name for m in list_models() if m.name not in named]
+    assert not missing, f"models missing from the README zoo table: {missing}"

@@ -82,6 +82,12 @@ def main(args: list[str] | None = None) -> None:
 
         export_main(argv[1:])
         return
+    if isinstance(argv, list) and argv[:1] in (["translate"], ["list"]):
+        # Inference on files with official or trained weights: no Trainer or config file either.
+        from .commands import main as commands_main
+
+        commands_main(argv)
+        return
     from . import data, models  # noqa: F401  (registers every model and DataModule for subclass mode)
     from .data import DataError
 

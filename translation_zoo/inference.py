@@ -30,6 +30,7 @@ from .data.transforms import multiple_of_size
 from .hub import from_official, network_of_file, official_class, official_classes_names, official_files
 from .models import InferenceSpec, TranslationGAN
 from .registry import import_class as _import_class
+from .weights import is_pretrained_name, load_pretrained
 from .registry import model_class
 
 ImageInput = Image.Image | str | os.PathLike
@@ -72,6 +73,9 @@ def load_model(
         FileNotFoundError: missing file or folder.
         ValueError: the class cannot be determined or does not match the checkpoint; unloadable weights.
     """
+    if isinstance(source, str) and is_pretrained_name(source):
+        # A catalogue name ("cyclegan/horse2zebra"): the authors' weights, downloaded once (translation_zoo.weights).
+        return load_pretrained(source, device=device, model=model, **hparams)
     if isinstance(source, Mapping):
         obj: Any = source
         path = None
@@ -150,10 +154,11 @@ def _from_official_object(
 
 # ---------------------------------------------------------------------------------------- the generator
 def network_conditions(model: TranslationGAN, conditions: Mapping[str, Any]) -> dict[str, Any]:
-    """The conditions that select a network (kind ``choice``, e.g. ``direction``), checked."""
+    """The given conditions that select a network (kind ``choice``, e.g. ``direction``), checked; the names of
+    all of them are checked too."""
     declared = model.inference_conditions()
-    checked = model.check_conditions(conditions)
-    return {k: v for k, v in checked.items() if declared[k].kind == "choice"}
+    model.check_conditions(conditions, names_only=True)
+    return model.check_conditions({k: v for k, v in conditions.items() if declared[k].kind == "choice"})
 
 
 def prepare_conditions(model: TranslationGAN, conditions: Mapping[str, Any], x: torch.Tensor) -> dict[str, Any]:
