@@ -20,6 +20,13 @@ Batch contract (every data module, every stage):
   sub-folders. Predict images get the deterministic evaluation transform (resized to ``crop_size``
   with the default ``preprocess="resize_and_crop"``).
 
+* Multi-domain batches (the contract tests build them; the MultiDomainDataModule family follows)::
+
+      {"image": (N, C, H, W), "domain": (N,) int64, "path": list[str]}
+
+A model names the layout it trains on in ``batch_kind`` (``"paired"``, ``"unpaired"``, ``"multidomain"``); the
+zoo-wide tests build a synthetic batch of that kind (``tests/conftest.py``, ``BATCH_KINDS``).
+
 Errors in the data or in data options raise ``DataError`` (a ``ValueError``) naming the file, folder
 or option at fault. Data-module ``__init__`` never touches the disk, so recipes parse without data.
 """
