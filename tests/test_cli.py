@@ -101,6 +101,38 @@ def test_fit_then_predict_on_a_folder(tmp_path):
     assert again.returncode != 0 and "already exists" in again.stderr
     assert (out_dir / "a.png").read_bytes() == before
 
+    # Predict-time options: several samples per input (pix2pix's paper test mode keeps dropout on, so they differ).
+    samples_dir = tmp_path / "samples"
+    run_cli(
+        "predict",
+        "--config",
+        str(QUICK),
+        "--ckpt_path",
+        str(ckpt),
+        f"--data.init_args.predict_dir={inputs}",
+        f"--predict_writer.output_dir={samples_dir}",
+        "--predict_writer.num_samples=2",
+        "--trainer.logger=false",
+        cwd=tmp_path,
+    )
+    written = sorted(p.relative_to(samples_dir).as_posix() for p in samples_dir.rglob("*.png"))
+    assert written == ["a_0.png", "a_1.png", "sub/b_0.png", "sub/b_1.png"]
+    unknown = run_cli(
+        "predict",
+        "--config",
+        str(QUICK),
+        "--ckpt_path",
+        str(ckpt),
+        f"--data.init_args.predict_dir={inputs}",
+        f"--predict_writer.output_dir={tmp_path / 'never'}",
+        "--predict_writer.conditions={direction: b2a}",
+        "--trainer.logger=false",
+        cwd=tmp_path,
+        check=False,
+    )
+    assert unknown.returncode == 2 and "error: direction='b2a': Pix2Pix has one generator (A→B)" in unknown.stderr
+    assert not (tmp_path / "never").exists()
+
 
 def test_second_fit_into_the_same_folder_keeps_the_first_config(tmp_path):
     same = ["--trainer.logger.init_args.version=fixed"]

@@ -90,6 +90,7 @@ def main(args: list[str] | None = None) -> None:
         return
     from . import data, models  # noqa: F401  (registers every model and DataModule for subclass mode)
     from .data import DataError
+    from .models import ConditionError
 
     try:
         TranslationCLI(
@@ -102,7 +103,7 @@ def main(args: list[str] | None = None) -> None:
             auto_configure_optimizers=False,
             args=args,
         )
-    except (DataError, FileExistsError) as e:
+    except (DataError, FileExistsError, ConditionError) as e:
         # Bad input: one clear line naming the file/option, not a traceback (DataLoader workers wrap the message).
         msg = str(e).strip().splitlines()
         print(f"error: {msg[-1] if msg else type(e).__name__}", file=sys.stderr)

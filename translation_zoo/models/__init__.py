@@ -1,7 +1,7 @@
 """One LightningModule per paper, all derived from :class:`TranslationGAN`."""
 
-from .base import Condition, InferenceSpec, TranslationGAN
+from .base import Condition, ConditionError, InferenceSpec, TranslationGAN
 from .cyclegan import CycleGAN
 from .pix2pix import Pix2Pix
 
-__all__ = ["Condition", "CycleGAN", "InferenceSpec", "Pix2Pix", "TranslationGAN"]
+__all__ = ["Condition", "ConditionError", "CycleGAN", "InferenceSpec", "Pix2Pix", "TranslationGAN"]

@@ -45,6 +45,10 @@ def linear_decay_factor(epoch: int, n_epochs: int, n_epochs_decay: int) -> float
 CONDITION_KINDS = ("choice", "code", "image", "index", "vector")
 
 
+class ConditionError(ValueError):
+    """An inference condition that the model does not take, or a value that does not fit it."""
+
+
 @dataclass(frozen=True)
 class Condition:
     """One inference condition a model's ``forward`` takes (DESIGN.md, "Every kind of model").
@@ -73,33 +77,35 @@ class Condition:
             raise ValueError(f"Condition kind must be one of {CONDITION_KINDS}, got {self.kind!r}")
 
     def check(self, name: str, value: Any, owner: str) -> Any:
-        """``value`` if it fits this condition, else a ``ValueError`` that says what ``owner`` expects."""
+        """``value`` if it fits this condition, else a :class:`ConditionError` that says what ``owner`` expects."""
         what = f"{owner}: {name}"
         if self.kind == "choice":
             if value not in self.choices:
                 *head, last = map(repr, self.choices)
-                raise ValueError(f"{what} must be {', '.join(head) + ' or ' if head else ''}{last}, got {value!r}")
+                raise ConditionError(f"{what} must be {', '.join(head) + ' or ' if head else ''}{last}, got {value!r}")
             return value
         if self.kind == "index":
             values = value.flatten().tolist() if isinstance(value, torch.Tensor) else [value]
             bad = [v for v in values if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < self.dim]
             if bad:
-                raise ValueError(
+                raise ConditionError(
                     f"{what}={bad[0]!r} is out of range: expected a domain index in 0..{self.dim - 1} "
                     f"({self.dim} domains)"
                 )
             return value
         if not isinstance(value, torch.Tensor):
-            raise ValueError(f"{what} must be a tensor here (give files/PIL images to translate), got {type(value)}")
+            raise ConditionError(
+                f"{what} must be a tensor here (give files/PIL images to translate), got {type(value)}"
+            )
         if self.kind == "image":
             if value.dim() != 4 or value.shape[1] != self.channels:
-                raise ValueError(
+                raise ConditionError(
                     f"{what} must be (N, {self.channels}, H, W) images ({self.channels} channel"
                     f"{'s' if self.channels != 1 else ''}), got shape {tuple(value.shape)}"
                 )
             return value
         if value.dim() != 2 or value.shape[1] != self.dim:
-            raise ValueError(f"{what} must have shape (N, {self.dim}), got {tuple(value.shape)}")
+            raise ConditionError(f"{what} must have shape (N, {self.dim}), got {tuple(value.shape)}")
         return value
 
 
@@ -431,7 +437,8 @@ class TranslationGAN(L.LightningModule):
         """The given conditions (``None`` values dropped), each checked against :meth:`inference_conditions`.
 
         Raises:
-            ValueError: an unknown condition name (the message lists the model's), or a value that does not fit
+            ConditionError: (a ``ValueError``) an unknown condition name (the message lists the model's), or a
+                value that does not fit
                 (unless ``names_only``).
         """
         declared = self.inference_conditions()
@@ -440,8 +447,10 @@ class TranslationGAN(L.LightningModule):
             if name not in declared:
                 given = name if value is None else f"{name}={value!r}"
                 if not declared:
-                    raise ValueError(f"{given}: {owner} has one generator (A→B) and takes no conditions")
-                raise ValueError(f"{given}: {owner} takes no condition {name!r}; its conditions: {sorted(declared)}")
+                    raise ConditionError(f"{given}: {owner} has one generator (A→B) and takes no conditions")
+                raise ConditionError(
+                    f"{given}: {owner} takes no condition {name!r}; its conditions: {sorted(declared)}"
+                )
         if names_only:
             return {k: v for k, v in conditions.items() if v is not None}
         return {k: declared[k].check(k, v, owner) for k, v in conditions.items() if v is not None}
