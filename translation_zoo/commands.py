@@ -29,7 +29,7 @@ from .data.base import DataError, list_images
 from .data.datasets import DatasetDownloadError
 from .inference import load_model, translate
 from .registry import list_models
-from .weights import CATALOGUE, cached, is_pretrained_name, load_pretrained, resolve, weights_home
+from .weights import cached, catalogue, is_pretrained_name, load_pretrained, resolve, weights_home
 
 SUBCOMMANDS = ("translate", "list")
 
@@ -252,7 +252,7 @@ def list_main(argv: list[str]) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
     released: dict[str, int] = {}
-    for entry in CATALOGUE.values():
+    for entry in catalogue().values():
         released[entry.model] = released.get(entry.model, 0) + 1
     models = [
         {
@@ -276,7 +276,7 @@ def list_main(argv: list[str]) -> None:
             "urls": [f.url for f in e.files],
             "licence": e.licence,
         }
-        for e in CATALOGUE.values()
+        for e in catalogue().values()
     ]
     if args.json:
         print(json.dumps({"models": models, "weights": entries, "cache": str(weights_home())}, indent=1))

@@ -51,7 +51,7 @@ from .data.datasets import (
 )
 
 __all__ = [
-    "CATALOGUE",
+    "catalogue",
     "OFFLINE_ENV",
     "DownloadError",
     "Pretrained",
@@ -133,6 +133,10 @@ class Pretrained:
     licence: str = ""
     notes: str = ""
 
+    def __post_init__(self) -> None:
+        # Read-only, like the rest of the frozen entry: a caller cannot change what the catalogue says.
+        object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
+
     @property
     def family(self) -> str:
         return self.name.split("/", 1)[0]
@@ -143,112 +147,33 @@ class Pretrained:
 
 
 # ------------------------------------------------------------------------------------------------ catalogue
-# junyanz/pytorch-CycleGAN-and-pix2pix, LICENSE: a BSD licence (the two-clause text) for the code, "Copyright (c)
-# 2017, Jun-Yan Zhu and Taesung Park" (pix2pix parts: 2016, Phillip Isola and Jun-Yan Zhu). The README and the
-# download scripts state no separate terms for the released weights; the training data keep their own terms
-# (docs/datasets.md: ImageNet, Flickr, WikiArt, Google Maps, CMP Facades, Cityscapes, UT Zappos50K, ...).
-_JUNYANZ_LICENCE = (
-    "BSD (two-clause text; LICENSE of junyanz/pytorch-CycleGAN-and-pix2pix, (c) 2017 Jun-Yan Zhu and Taesung Park); "
-    "the authors state no separate terms for the weights; the training data keep their own terms"
-)
-
-# scripts/download_cyclegan_model.sh: URL=http://efrosgans.eecs.berkeley.edu/cyclegan/pretrained_models/$FILE.pth,
-# saved as ./checkpoints/${FILE}_pretrained/latest_net_G.pth. The README tests them with
-# `test.py --model test --no_dropout`: the test model's defaults, resnet_9blocks, ngf 64, instance norm, no dropout.
-_CYCLEGAN_URL = "http://efrosgans.eecs.berkeley.edu/cyclegan/pretrained_models/{}.pth"
-_CYCLEGAN_OPTIONS = {"netG": "resnet_9blocks", "ngf": 64, "norm": "instance", "use_dropout": False}
-_YOSEMITE = "summer2winter_yosemite"
-# name: (source, target, dataset, reverse)
-_CYCLEGAN: dict[str, tuple[str, str, str, str | None]] = {
-    "apple2orange": ("apple", "orange", "apple2orange", "orange2apple"),
-    "orange2apple": ("orange", "apple", "apple2orange", "apple2orange"),
-    "summer2winter_yosemite": ("Yosemite, summer", "Yosemite, winter", _YOSEMITE, "winter2summer_yosemite"),
-    "winter2summer_yosemite": ("Yosemite, winter", "Yosemite, summer", _YOSEMITE, "summer2winter_yosemite"),
-    "horse2zebra": ("horse", "zebra", "horse2zebra", "zebra2horse"),
-    "zebra2horse": ("zebra", "horse", "horse2zebra", "horse2zebra"),
-    "monet2photo": ("Monet painting", "photo", "monet2photo", "style_monet"),
-    "style_monet": ("photo", "Monet painting", "monet2photo", "monet2photo"),
-    "style_cezanne": ("photo", "Cezanne painting", "cezanne2photo", None),
-    "style_ukiyoe": ("photo", "Ukiyo-e print", "ukiyoe2photo", None),
-    "style_vangogh": ("photo", "Van Gogh painting", "vangogh2photo", None),
-    "sat2map": ("aerial photo", "map", "maps", "map2sat"),
-    "map2sat": ("map", "aerial photo", "maps", "sat2map"),
-    "cityscapes_photo2label": ("street photo", "Cityscapes label map", "cityscapes", "cityscapes_label2photo"),
-    "cityscapes_label2photo": ("Cityscapes label map", "street photo", "cityscapes", "cityscapes_photo2label"),
-    "facades_photo2label": ("facade photo", "facade label map", "facades", "facades_label2photo"),
-    "facades_label2photo": ("facade label map", "facade photo", "facades", "facades_photo2label"),
-    "iphone2dslr_flower": ("iPhone flower photo", "DSLR flower photo", "iphone2dslr_flower", None),
-}
-
-# scripts/download_pix2pix_model.sh: "available models are edges2shoes, sat2map, map2sat, facades_label2photo, and
-# day2night"; URL=http://efrosgans.eecs.berkeley.edu/pix2pix/models-pytorch/$FILE.pth, saved as
-# ./checkpoints/${FILE}_pretrained/latest_net_G.pth. Trained with `--model pix2pix` defaults: unet_256, ngf 64,
-# batch norm, dropout (a U-Net's dropout cannot be read from its keys, so the catalogue states it).
-_PIX2PIX_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/models-pytorch/{}.pth"
-_PIX2PIX_OPTIONS = {"netG": "unet_256", "ngf": 64, "norm": "batch", "use_dropout": True}
-_PIX2PIX: dict[str, tuple[str, str, str, str | None, str]] = {
-    "edges2shoes": ("shoe edge map", "shoe photo", "edges2shoes", None, ""),
-    "sat2map": ("aerial photo", "map", "maps", "map2sat", ""),
-    "map2sat": ("map", "aerial photo", "maps", "sat2map", ""),
-    "facades_label2photo": (
-        "facade label map",
-        "facade photo",
-        "facades",
-        None,
-        "The dataset's A is the photo: the official test runs it with --direction BtoA (README).",
-    ),
-    "day2night": ("day scene", "night scene", "night2day", None, ""),
-}
-_PIX2PIX_NOTE = (
-    "Runs like the official test.py without --eval: dropout on and batch-norm statistics of the input, so outputs "
-    "vary from call to call; pass eval_mode=True for the deterministic generator."
-)
+# Each paper file declares its authors' releases next to the model (``TranslationGAN.released_weights``); the
+# catalogue gathers them, so adding a paper's weights edits only that paper's file.
+_CATALOGUE: dict[str, Pretrained] | None = None
 
 
-def _build_catalogue() -> dict[str, Pretrained]:
-    entries: dict[str, Pretrained] = {}
-    for name, (source, target, dataset, reverse) in _CYCLEGAN.items():
-        entries[f"cyclegan/{name}"] = Pretrained(
-            name=f"cyclegan/{name}",
-            model="CycleGAN",
-            official_model="cyclegan",
-            files=(WeightsFile("G_A", _CYCLEGAN_URL.format(name), "latest_net_G.pth"),),
-            options=MappingProxyType({**_CYCLEGAN_OPTIONS, "input_nc": 3, "output_nc": 3}),
-            source=source,
-            target=target,
-            direction="a2b",
-            dataset=f"cyclegan/{dataset}",
-            reverse=f"cyclegan/{reverse}" if reverse else None,
-            licence=_JUNYANZ_LICENCE,
-            notes="One generator (official G_A, our gen_a2b): direction 'b2a' is untrained"
-            + (f"; use cyclegan/{reverse} for {target} -> {source}." if reverse else "."),
-        )
-    for name, (source, target, dataset, reverse, note) in _PIX2PIX.items():
-        entries[f"pix2pix/{name}"] = Pretrained(
-            name=f"pix2pix/{name}",
-            model="Pix2Pix",
-            official_model="pix2pix",
-            files=(WeightsFile("G", _PIX2PIX_URL.format(name), "latest_net_G.pth"),),
-            options=MappingProxyType({**_PIX2PIX_OPTIONS, "input_nc": 3, "output_nc": 3}),
-            source=source,
-            target=target,
-            direction=None,
-            dataset=f"pix2pix/{dataset}",
-            reverse=f"pix2pix/{reverse}" if reverse else None,
-            licence=_JUNYANZ_LICENCE,
-            notes=" ".join(n for n in (note, _PIX2PIX_NOTE) if n),
-        )
-    return dict(sorted(entries.items()))
+def catalogue() -> dict[str, Pretrained]:
+    """Every release of every model of the zoo, keyed by ``"<family>/<name>"`` (built once, on first use)."""
+    global _CATALOGUE
+    if _CATALOGUE is None:
+        from .registry import zoo_classes  # here: the paper files import this module for Pretrained
+
+        entries = {e.name: e for cls in zoo_classes() for e in cls.released_weights()}
+        _CATALOGUE = dict(sorted(entries.items()))
+    return _CATALOGUE
 
 
-#: The catalogue, keyed by ``"<family>/<name>"``.
-CATALOGUE: dict[str, Pretrained] = _build_catalogue()
+def __getattr__(name: str) -> Any:
+    # ``weights.CATALOGUE`` stays available (PEP 562): the same dict as catalogue() returns.
+    if name == "CATALOGUE":
+        return catalogue()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ------------------------------------------------------------------------------------------------- lookup
 def list_pretrained(family: str | None = None) -> list[str]:
     """Names of the released weights, sorted; ``family`` (``"cyclegan"``, ``"pix2pix"``) filters them."""
-    return sorted(n for n, e in CATALOGUE.items() if family is None or e.family == family)
+    return sorted(n for n, e in catalogue().items() if family is None or e.family == family)
 
 
 def resolve(name: str | Pretrained) -> Pretrained:
@@ -261,21 +186,21 @@ def resolve(name: str | Pretrained) -> Pretrained:
     if isinstance(name, Pretrained):
         return name
     key = str(name).strip().lower().removesuffix("_pretrained")
-    if key in CATALOGUE:
-        return CATALOGUE[key]
+    if key in catalogue():
+        return catalogue()[key]
     if "/" not in key:
-        found = [e for e in CATALOGUE.values() if e.short_name == key]
+        found = [e for e in catalogue().values() if e.short_name == key]
         if len(found) == 1:
             return found[0]
         if found:
             raise ValueError(
                 f"{name!r} was released for several models: {', '.join(e.name for e in found)}; give one of them"
             )
-    close = difflib.get_close_matches(key, [*CATALOGUE, *(e.short_name for e in CATALOGUE.values())], n=3)
+    close = difflib.get_close_matches(key, [*catalogue(), *(e.short_name for e in catalogue().values())], n=3)
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     raise ValueError(
         f"no released weights named {name!r}.{hint} `translation-zoo list` shows the catalogue "
-        f"({len(CATALOGUE)} entries: {', '.join(list(CATALOGUE)[:3])}, ...)."
+        f"({len(catalogue())} entries: {', '.join(list(catalogue())[:3])}, ...)."
     )
 
 

@@ -415,6 +415,13 @@ class TranslationGAN(L.LightningModule):
         return {}
 
     @classmethod
+    def released_weights(cls) -> tuple[Any, ...]:
+        """The weights the authors released, as :class:`translation_zoo.weights.Pretrained` entries (name, URL,
+        archive member, options, licence, ...): what ``load_model("<family>/<name>")`` and
+        ``translation-zoo translate --weights`` find. None by default."""
+        return ()
+
+    @classmethod
     def official_to_ours(cls, name: str, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Official network ``name``'s keys renamed to ours (identity where the layouts match key for key)."""
         return state_dict

@@ -23,8 +23,44 @@ from torch import nn
 from ..hub import default_option, merge_evidence
 from ..losses import GANLoss, ImagePool
 from ..nn import define_discriminator, define_generator, init_weights
-from ..nn.readback import check_discriminator_input, infer_discriminator, infer_generator, same_option
+from ..nn.readback import (
+    JUNYANZ_LICENCE,
+    check_discriminator_input,
+    infer_discriminator,
+    infer_generator,
+    same_option,
+)
+from ..weights import Pretrained, WeightsFile
 from .base import Condition, TranslationGAN
+
+# The released generators: scripts/download_cyclegan_model.sh of the official code fetches
+# http://efrosgans.eecs.berkeley.edu/cyclegan/pretrained_models/$FILE.pth into
+# ./checkpoints/${FILE}_pretrained/latest_net_G.pth; the README tests them with `test.py --model test --no_dropout`
+# (the test model's defaults: resnet_9blocks, ngf 64, instance norm, no dropout).
+_RELEASE_URL = "http://efrosgans.eecs.berkeley.edu/cyclegan/pretrained_models/{}.pth"
+_RELEASE_OPTIONS = {"netG": "resnet_9blocks", "ngf": 64, "norm": "instance", "use_dropout": False}
+_YOSEMITE = "summer2winter_yosemite"
+# name: (source, target, dataset, reverse)
+_RELEASES: dict[str, tuple[str, str, str, str | None]] = {
+    "apple2orange": ("apple", "orange", "apple2orange", "orange2apple"),
+    "orange2apple": ("orange", "apple", "apple2orange", "apple2orange"),
+    "summer2winter_yosemite": ("Yosemite, summer", "Yosemite, winter", _YOSEMITE, "winter2summer_yosemite"),
+    "winter2summer_yosemite": ("Yosemite, winter", "Yosemite, summer", _YOSEMITE, "summer2winter_yosemite"),
+    "horse2zebra": ("horse", "zebra", "horse2zebra", "zebra2horse"),
+    "zebra2horse": ("zebra", "horse", "horse2zebra", "horse2zebra"),
+    "monet2photo": ("Monet painting", "photo", "monet2photo", "style_monet"),
+    "style_monet": ("photo", "Monet painting", "monet2photo", "monet2photo"),
+    "style_cezanne": ("photo", "Cezanne painting", "cezanne2photo", None),
+    "style_ukiyoe": ("photo", "Ukiyo-e print", "ukiyoe2photo", None),
+    "style_vangogh": ("photo", "Van Gogh painting", "vangogh2photo", None),
+    "sat2map": ("aerial photo", "map", "maps", "map2sat"),
+    "map2sat": ("map", "aerial photo", "maps", "sat2map"),
+    "cityscapes_photo2label": ("street photo", "Cityscapes label map", "cityscapes", "cityscapes_label2photo"),
+    "cityscapes_label2photo": ("Cityscapes label map", "street photo", "cityscapes", "cityscapes_photo2label"),
+    "facades_photo2label": ("facade photo", "facade label map", "facades", "facades_label2photo"),
+    "facades_label2photo": ("facade label map", "facade photo", "facades", "facades_photo2label"),
+    "iphone2dslr_flower": ("iPhone flower photo", "DSLR flower photo", "iphone2dslr_flower", None),
+}
 
 
 class CycleGAN(TranslationGAN):
@@ -131,6 +167,27 @@ class CycleGAN(TranslationGAN):
             # The identity loss needs equal channels; these weights cannot have been trained with it.
             options["lambda_identity"] = 0.0
         return options
+
+    @classmethod
+    def released_weights(cls) -> tuple[Pretrained, ...]:
+        return tuple(
+            Pretrained(
+                name=f"cyclegan/{name}",
+                model="CycleGAN",
+                official_model="cyclegan",
+                files=(WeightsFile("G_A", _RELEASE_URL.format(name), "latest_net_G.pth"),),
+                options={**_RELEASE_OPTIONS, "input_nc": 3, "output_nc": 3},
+                source=source,
+                target=target,
+                direction="a2b",
+                dataset=f"cyclegan/{dataset}",
+                reverse=f"cyclegan/{reverse}" if reverse else None,
+                licence=JUNYANZ_LICENCE,
+                notes="One generator (official G_A, our gen_a2b): direction 'b2a' is untrained"
+                + (f"; use cyclegan/{reverse} for {target} -> {source}." if reverse else "."),
+            )
+            for name, (source, target, dataset, reverse) in _RELEASES.items()
+        )
 
     def param_groups(self) -> dict[str, list[nn.Module]]:
         # One optimiser over both generators and one over both discriminators, as in the official code.

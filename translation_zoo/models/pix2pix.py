@@ -28,8 +28,41 @@ from torch import nn
 from ..hub import default_option, merge_evidence
 from ..losses import GANLoss
 from ..nn import define_discriminator, define_generator, init_weights
-from ..nn.readback import check_discriminator_input, infer_discriminator, infer_generator, same_option
+from ..nn.readback import (
+    JUNYANZ_LICENCE,
+    check_discriminator_input,
+    infer_discriminator,
+    infer_generator,
+    same_option,
+)
+from ..weights import Pretrained, WeightsFile
 from .base import TranslationGAN
+
+# The released generators: scripts/download_pix2pix_model.sh of the official code ("available models are
+# edges2shoes, sat2map, map2sat, facades_label2photo, and day2night") fetches
+# http://efrosgans.eecs.berkeley.edu/pix2pix/models-pytorch/$FILE.pth into ./checkpoints/${FILE}_pretrained/
+# latest_net_G.pth. Trained with the `--model pix2pix` defaults: unet_256, ngf 64, batch norm, dropout (a U-Net's
+# dropout cannot be read from its keys, so the entries state it).
+_RELEASE_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/models-pytorch/{}.pth"
+_RELEASE_OPTIONS = {"netG": "unet_256", "ngf": 64, "norm": "batch", "use_dropout": True}
+# name: (source, target, dataset, reverse, note)
+_RELEASES: dict[str, tuple[str, str, str, str | None, str]] = {
+    "edges2shoes": ("shoe edge map", "shoe photo", "edges2shoes", None, ""),
+    "sat2map": ("aerial photo", "map", "maps", "map2sat", ""),
+    "map2sat": ("map", "aerial photo", "maps", "sat2map", ""),
+    "facades_label2photo": (
+        "facade label map",
+        "facade photo",
+        "facades",
+        None,
+        "The dataset's A is the photo: the official test runs it with --direction BtoA (README).",
+    ),
+    "day2night": ("day scene", "night scene", "night2day", None, ""),
+}
+_RELEASE_NOTE = (
+    "Runs like the official test.py without --eval: dropout on and batch-norm statistics of the input, so outputs "
+    "vary from call to call; pass eval_mode=True for the deterministic generator."
+)
 
 
 @contextlib.contextmanager
@@ -138,6 +171,25 @@ class Pix2Pix(TranslationGAN):
                 nc,
             )
         return options
+
+    @classmethod
+    def released_weights(cls) -> tuple[Pretrained, ...]:
+        return tuple(
+            Pretrained(
+                name=f"pix2pix/{name}",
+                model="Pix2Pix",
+                official_model="pix2pix",
+                files=(WeightsFile("G", _RELEASE_URL.format(name), "latest_net_G.pth"),),
+                options={**_RELEASE_OPTIONS, "input_nc": 3, "output_nc": 3},
+                source=source,
+                target=target,
+                dataset=f"pix2pix/{dataset}",
+                reverse=f"pix2pix/{reverse}" if reverse else None,
+                licence=JUNYANZ_LICENCE,
+                notes=" ".join(n for n in (note, _RELEASE_NOTE) if n),
+            )
+            for name, (source, target, dataset, reverse, note) in _RELEASES.items()
+        )
 
     def param_groups(self) -> dict[str, list[nn.Module]]:
         return {"G": [self.gen], "D": [self.disc]}

@@ -18,6 +18,15 @@ from ..hub import Evidence, OfficialWeightsError
 
 StateDict = dict[str, torch.Tensor]
 
+# junyanz/pytorch-CycleGAN-and-pix2pix, LICENSE: a BSD licence (the two-clause text) for the code, "Copyright (c)
+# 2017, Jun-Yan Zhu and Taesung Park" (pix2pix parts: 2016, Phillip Isola and Jun-Yan Zhu). The README and the
+# download scripts state no separate terms for the released weights; the training data keep their own terms
+# (docs/datasets.md: ImageNet, Flickr, WikiArt, Google Maps, CMP Facades, Cityscapes, UT Zappos50K, ...).
+JUNYANZ_LICENCE = (
+    "BSD (two-clause text; LICENSE of junyanz/pytorch-CycleGAN-and-pix2pix, (c) 2017 Jun-Yan Zhu and Taesung Park); "
+    "the authors state no separate terms for the weights; the training data keep their own terms"
+)
+
 
 def _layer_keys(sd: StateDict, prefix: str) -> set[str]:
     """Parameter/buffer names directly under ``prefix`` (``"model.2."`` -> {"weight", "running_mean", ...})."""
@@ -173,4 +182,4 @@ def check_discriminator_input(why: str, in_nc: int, expected: int, what: str, ch
         )
 
 
-__all__ = ["check_discriminator_input", "infer_discriminator", "infer_generator", "same_option"]
+__all__ = ["JUNYANZ_LICENCE", "check_discriminator_input", "infer_discriminator", "infer_generator", "same_option"]
