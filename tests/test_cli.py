@@ -68,68 +68,40 @@ def test_fit_then_predict_on_a_folder(tmp_path):
     (inputs / "sub").mkdir(parents=True)
     for name in ("a.png", "sub/b.png"):
         Image.new("L", (32, 32), 128).save(inputs / name)
+
+    def predict(out_dir, *extra, check=True):
+        return run_cli(
+            "predict",
+            "--config",
+            str(QUICK),
+            "--ckpt_path",
+            str(ckpt),
+            f"--data.init_args.predict_dir={inputs}",
+            f"--predict_writer.output_dir={out_dir}",
+            "--trainer.logger=false",
+            *extra,
+            cwd=tmp_path,
+            check=check,
+        )
+
     out_dir = tmp_path / "translated"
-    run_cli(
-        "predict",
-        "--config",
-        str(QUICK),
-        "--ckpt_path",
-        str(ckpt),
-        f"--data.init_args.predict_dir={inputs}",
-        f"--predict_writer.output_dir={out_dir}",
-        "--trainer.logger=false",
-        cwd=tmp_path,
-    )
+    predict(out_dir)
     written = sorted(p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*.png"))
     assert written == ["a.png", "sub/b.png"]
     assert Image.open(out_dir / "a.png").size == (32, 32)
 
     # A second predict into the same folder refuses to overwrite what is there.
     before = (out_dir / "a.png").read_bytes()
-    again = run_cli(
-        "predict",
-        "--config",
-        str(QUICK),
-        "--ckpt_path",
-        str(ckpt),
-        f"--data.init_args.predict_dir={inputs}",
-        f"--predict_writer.output_dir={out_dir}",
-        "--trainer.logger=false",
-        cwd=tmp_path,
-        check=False,
-    )
+    again = predict(out_dir, check=False)
     assert again.returncode != 0 and "already exists" in again.stderr
     assert (out_dir / "a.png").read_bytes() == before
 
     # Predict-time options: several samples per input (pix2pix's paper test mode keeps dropout on, so they differ).
     samples_dir = tmp_path / "samples"
-    run_cli(
-        "predict",
-        "--config",
-        str(QUICK),
-        "--ckpt_path",
-        str(ckpt),
-        f"--data.init_args.predict_dir={inputs}",
-        f"--predict_writer.output_dir={samples_dir}",
-        "--predict_writer.num_samples=2",
-        "--trainer.logger=false",
-        cwd=tmp_path,
-    )
+    predict(samples_dir, "--predict_writer.num_samples=2")
     written = sorted(p.relative_to(samples_dir).as_posix() for p in samples_dir.rglob("*.png"))
     assert written == ["a_0.png", "a_1.png", "sub/b_0.png", "sub/b_1.png"]
-    unknown = run_cli(
-        "predict",
-        "--config",
-        str(QUICK),
-        "--ckpt_path",
-        str(ckpt),
-        f"--data.init_args.predict_dir={inputs}",
-        f"--predict_writer.output_dir={tmp_path / 'never'}",
-        "--predict_writer.conditions={direction: b2a}",
-        "--trainer.logger=false",
-        cwd=tmp_path,
-        check=False,
-    )
+    unknown = predict(tmp_path / "never", "--predict_writer.conditions={direction: b2a}", check=False)
     assert unknown.returncode == 2 and "error: direction='b2a': Pix2Pix has one generator (A→B)" in unknown.stderr
     assert not (tmp_path / "never").exists()
 
