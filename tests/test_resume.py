@@ -21,6 +21,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+from lightning.pytorch.loggers import Logger
 from torch.utils.data import DataLoader, Dataset
 
 from translation_zoo.callbacks import AtomicCheckpointIO, ResumableCheckpoint
@@ -184,15 +185,19 @@ def test_sigkill_mid_epoch_then_resume_continues_bitwise(runs, case):
     steps = sorted({step for step, _ in resumed})
     assert steps == list(range(CKPT_BATCHES, 2 * EPOCH))  # no batch skipped or repeated
     assert steps == sorted({step for step, _ in ref if step >= CKPT_BATCHES})
-    per_step = {k: v for k, v in resumed.items() if not k[1].endswith("_epoch")}
-    assert per_step and all(k in ref for k in per_step)
-    different = {k: (ref[k], v) for k, v in per_step.items() if ref[k] != v}
+    # Every number the resumed run logged: step values, validation metrics and the epoch means of the training
+    # losses, those of the interrupted epoch 0 too (its running sums travel in the checkpoint).
+    assert resumed and all(k in ref for k in resumed)
+    different = {k: (ref[k], v) for k, v in resumed.items() if ref[k] != v}
     assert not different, f"resumed run differs from the uninterrupted one: {sorted(different.items())[:6]}"
-    # Epoch means of epoch 1 (all after the resume) match too; those of the interrupted epoch 0 average only the
-    # batches after the resume (Lightning does not checkpoint its running sums), so they are not compared.
-    last_epoch = {k: v for k, v in resumed.items() if k[1].endswith("_epoch") and k[0] == steps[-1]}
-    assert last_epoch and all(ref[k] == v for k, v in last_epoch.items())
-    assert sum(k[1].startswith("val/") for k in per_step) >= 2  # validation after epochs 0 and 1 repeats too
+    epoch_means = {k for k in resumed if k[1].startswith("train/") and k[1].endswith("_epoch")}
+    assert {step for step, _ in epoch_means} == {EPOCH - 1, 2 * EPOCH - 1}  # both epochs' ends
+    assert epoch_means == {k for k in ref if k[1].startswith("train/") and k[1].endswith("_epoch")}
+    assert sum(k[1].startswith("val/") for k in resumed) >= 2  # validation after epochs 0 and 1 repeats too
+    # The sums of the 3 batches before the checkpoint, one entry per process, e.g. pix2pix's train/g_l1.
+    sums = ckpt["epoch_sums"]
+    assert (sums["epoch"], sums["world_size"]) == (0, 1) and len(sums["metrics"]) == len(epoch_means) // 2
+    assert all(m["cumulated_batch_size"].tolist() == [4 * CKPT_BATCHES] for m in sums["metrics"].values())
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -217,6 +222,173 @@ def test_checkpoint_holds_plain_data_only(runs):
     pool = ckpt["state_dict"]["fake_a_pool._extra_state"]
     assert len(pool["images"]) == 6  # the image pool's history travels with it
     assert not stale_temp_files(path.parent)
+
+
+# ---------------------------------------------------------------------------------------------- epoch means
+# In process, over every model of the zoo: a run resumed from a checkpoint written after batch SAVE_AT of a
+# 6-batch epoch logs exactly what the uninterrupted run logs from there on, the epoch means included.
+SAVE_AT = 3
+
+
+class Recorder(Logger):
+    """Keeps every number the trainer logs, ``(step, key) -> value``."""
+
+    name, version = "recorder", 0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.logged: dict[tuple[int, str], float] = {}
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        self.logged.update({(step, k): float(v) for k, v in metrics.items()})
+
+    def log_hyperparams(self, *args, **kwargs) -> None:
+        pass
+
+
+class SaveAfter(L.Callback):
+    """Writes a checkpoint after batch ``batch_idx`` of the first epoch, as ResumableCheckpoint does mid-epoch."""
+
+    def __init__(self, batch_idx: int, path: Path) -> None:
+        self.batch_idx, self.path = batch_idx, path
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if batch_idx == self.batch_idx and trainer.current_epoch == 0:
+            trainer.save_checkpoint(self.path)
+
+
+class BatchItems(Dataset):
+    def __init__(self, batch: dict) -> None:
+        self.items = [{k: v[i] for k, v in batch.items()} for i in range(len(batch["A"]))]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict:
+        return self.items[i]
+
+
+def fit_recorded(model_cls, ckpt: Path, resume: bool = False) -> dict[tuple[int, str], float]:
+    """One epoch of 6 batches of 2; saves ``ckpt`` after batch SAVE_AT, or resumes from it."""
+    # Not at module level: the SIGKILL victims import this module (StallAfter), and conftest sets 2 torch threads,
+    # which changes the victim's float results next to the 1-thread uninterrupted run.
+    from conftest import make_batch
+
+    torch.manual_seed(0)
+    model = model_cls(**model_cls.tiny_config)
+    recorder = Recorder()
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_epochs=1,
+        logger=recorder,
+        log_every_n_steps=1,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[] if resume else [SaveAfter(SAVE_AT, ckpt)],
+    )
+    loader = ResumableDataLoader(BatchItems(make_batch(model, n=12, seed=1)), batch_size=2, seed=3)
+    trainer.fit(model, loader, ckpt_path=ckpt if resume else None)
+    return recorder.logged
+
+
+def epoch_means(logged: dict) -> dict:
+    return {k: v for k, v in logged.items() if k[1].startswith("train/") and k[1].endswith("_epoch")}
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_resumed_run_logs_the_same_epoch_means(model_cls, tmp_path):
+    ckpt = tmp_path / "mid.ckpt"
+    ref = fit_recorded(model_cls, ckpt)
+    resumed = fit_recorded(model_cls, ckpt, resume=True)
+    assert {step for step, _ in resumed} == {4, 5}  # the batches after the checkpoint, then the epoch end (5)
+    assert {step for step, _ in epoch_means(resumed)} == {5} and len(epoch_means(resumed)) >= 2
+    different = {k: (ref.get(k), v) for k, v in resumed.items() if ref.get(k) != v}
+    assert not different, f"{model_cls.__name__} resumed differs (uninterrupted, resumed): {different}"
+
+
+class UnevenLogs(Pix2Pix):
+    """Pix2Pix that also logs a term on odd batches only, one twice per batch, and epoch maxima and sums."""
+
+    def training_step(self, batch, batch_idx) -> None:
+        super().training_step(batch, batch_idx)
+        x = batch["B"].std() * (batch_idx + 1) / 3
+        if batch_idx % 2:
+            self.log("train/odd", x, on_step=True, on_epoch=True, batch_size=2)
+        for i in range(2):
+            self.log("train/twice", x / (i + 7), on_step=True, on_epoch=True, batch_size=2)
+        self.log("train/peak", x.sqrt(), on_step=False, on_epoch=True, reduce_fx="max")
+        self.log("train/total", x.sqrt(), on_step=False, on_epoch=True, reduce_fx="sum")
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_resumed_run_continues_sparse_repeated_max_and_sum_logs(tmp_path):
+    ckpt = tmp_path / "mid.ckpt"
+    ref = fit_recorded(UnevenLogs, ckpt)
+    resumed = fit_recorded(UnevenLogs, ckpt, resume=True)
+    # Batch 4 does not log train/odd: Lightning logs its latest step value again, that of batch 3.
+    assert ref[4, "train/odd_step"] == ref[3, "train/odd_step"] == resumed[4, "train/odd_step"]
+    assert {"train/odd_epoch", "train/twice_epoch", "train/peak", "train/total"} <= {k for _, k in resumed}
+    assert all(ref[k] == v for k, v in resumed.items())
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_checkpoint_without_sums_still_resumes(tmp_path):
+    ckpt = tmp_path / "mid.ckpt"
+    ref = fit_recorded(Pix2Pix, ckpt)
+    state = torch.load(ckpt, weights_only=True)
+    losses = ("d_real", "d_fake", "g_gan", "g_l1")
+    assert set(state["epoch_sums"]["metrics"]) == {f"training_step.train/{k}" for k in losses}
+    other_world = {**state, "epoch_sums": {**state["epoch_sums"], "world_size": 2}}
+    torch.save(other_world, ckpt)
+    with pytest.warns(UserWarning, match=r"epoch 0 cover only .* \(saved by 2 processes, resumed with 1\)"):
+        resumed = fit_recorded(Pix2Pix, ckpt, resume=True)
+    torch.save({k: v for k, v in state.items() if k != "epoch_sums"}, ckpt)  # as written before the sums existed
+    assert fit_recorded(Pix2Pix, ckpt, resume=True) == resumed
+    # Step values are unaffected; the epoch means average the 2 batches after the resume only (Lightning's way).
+    assert all(ref[k] == v for k, v in resumed.items() if not k[1].endswith("_epoch"))
+    for (step, key), value in epoch_means(resumed).items():
+        after = [resumed[s, key.replace("_epoch", "_step")] for s in (4, 5)]
+        assert value == pytest.approx(sum(after) / 2) and value != ref[step, key]
+
+
+def test_ddp_resume_restores_every_ranks_sums(tmp_path):
+    """2 gloo processes: the checkpoint holds each rank's own sums, and the resumed epoch means (all-reduced over
+    the ranks) equal the uninterrupted run's."""
+    ensure_demo("mnist_edges")
+    exe = Path(sys.executable).with_name("lightning")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "translation_zoo.cli"]
+    env = {**os.environ, "PYTHONPATH": str(TESTS), "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
+    ckpt = tmp_path / "mid.ckpt"
+    # 32 samples in batches of 4 on 2 ranks: 4 batches per rank; the checkpoint follows the 2nd (batch_idx 1).
+    save = "trainer:\n  callbacks:\n    - class_path: test_resume.SaveAfter\n"
+    save += f"      init_args: {{batch_idx: 1, path: {ckpt}}}\n"
+    (tmp_path / "save.yaml").write_text(save)
+    (tmp_path / "none.yaml").write_text("trainer:\n  callbacks: []\n")
+    ddp = [*CASES["pix2pix"], *COMMON, "--trainer.max_epochs=1", "--trainer.limit_val_batches=2"]
+    ddp += ["--trainer.devices=2", "--trainer.strategy=ddp_find_unused_parameters_true"]
+    ddp += ["--trainer.enable_checkpointing=false", "--trainer.logger.init_args.name=ddp"]
+    for config, extra in (("save.yaml", []), ("none.yaml", ["--ckpt_path", str(ckpt)])):
+        out = subprocess.run(
+            [*cmd, "fit", *ddp, "--config", str(tmp_path / config), *extra],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
+
+    sums = torch.load(ckpt, weights_only=True)["epoch_sums"]
+    assert (sums["epoch"], sums["world_size"]) == (0, 2)
+    g_l1 = sums["metrics"]["training_step.train/g_l1"]
+    assert g_l1["cumulated_batch_size"].tolist() == [8, 8]  # 2 batches of 4 on each rank
+    assert g_l1["value"][0] != g_l1["value"][1]  # each rank's own sum (its own samples), not the reduced one
+    ref, resumed = metrics(tmp_path / "runs" / "ddp" / "version_0"), metrics(tmp_path / "runs" / "ddp" / "version_1")
+    assert sorted({step for step, _ in resumed}) == [2, 3]
+    assert len(epoch_means(resumed)) == 4 and any(k[1].startswith("val/") for k in resumed)
+    different = {k: (ref.get(k), v) for k, v in resumed.items() if ref.get(k) != v}
+    assert not different, f"resumed DDP run differs (uninterrupted, resumed): {different}"
 
 
 # ---------------------------------------------------------------------------------------------- data order

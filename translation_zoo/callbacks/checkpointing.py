@@ -3,7 +3,9 @@
 Resume with ``lightning fit --config <recipe> --ckpt_path last`` (the CLI finds the newest ``last.ckpt`` of the
 recipe's earlier runs) or ``Trainer.fit(model, datamodule, ckpt_path=...)``. With the zoo's data modules and
 models, a run resumed from a checkpoint written in the middle of an epoch continues exactly as the uninterrupted
-run would have (see ``translation_zoo.data.resumable`` and ``TranslationGAN.on_save_checkpoint``).
+run would have, down to every value it logs: step values, validation metrics and the epoch means of the interrupted
+epoch, whose running sums travel in the checkpoint (see ``translation_zoo.data.resumable``,
+``TranslationGAN.on_save_checkpoint`` and ``translation_zoo.utils.checkpoint.epoch_sums``).
 """
 
 from __future__ import annotations
