@@ -197,6 +197,7 @@ class TranslationGAN(L.LightningModule):
         self._batch_size: int | None = None
         self._diverged: str | None = None  # the divergence message once a loss was NaN/inf
         self._rng_states_to_restore: dict[str, Any] | None = None  # from a checkpoint, applied on train start
+        self._epoch_sums_to_restore: dict[str, Any] | None = None  # likewise: the interrupted epoch's running sums
 
     # ----------------------------------------------------------------------------------------- players
     def param_groups(self) -> dict[str, list[nn.Module]]:
@@ -351,7 +352,7 @@ class TranslationGAN(L.LightningModule):
             set_rng_states(self._rng_states_to_restore)
             self._rng_states_to_restore = None
         # The running sums of the interrupted epoch's logged metrics: Lightning's loop state is restored by now.
-        sums, self._epoch_sums_to_restore = getattr(self, "_epoch_sums_to_restore", None), None
+        sums, self._epoch_sums_to_restore = self._epoch_sums_to_restore, None
         if sums is not None:
             from lightning.pytorch.utilities import rank_zero_warn
 
