@@ -328,6 +328,29 @@ def test_fused_adam_of_the_recipes_gives_the_plain_update(tmp_path):
         torch.testing.assert_close(states[1][key], value, rtol=1e-5, atol=1e-6, msg=key)
 
 
+def test_resumed_training_continues_exactly_with_the_per_iteration_schedule(tmp_path):
+    """4 iterations straight vs 2 + resume from a checkpoint + 2: the LR decays over iterations 3 and 4."""
+    data = [{"A": x, "B": y, "A_path": "a", "B_path": "b"} for x, y in zip(images(4), images(4, seed=5))]
+
+    def fit(max_steps: int, ckpt: str | None = None) -> tuple[UGATIT, L.Trainer]:
+        torch.manual_seed(0)
+        model = UGATIT(**UGATIT.tiny_config, n_iterations=4)
+        trainer = L.Trainer(
+            accelerator="cpu", max_steps=max_steps, logger=False, enable_checkpointing=False,
+            enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
+        )  # fmt: skip
+        trainer.fit(model, DataLoader(data, batch_size=2), ckpt_path=ckpt)  # 2 iterations per epoch
+        return model, trainer
+
+    straight, _ = fit(8)  # Lightning counts 2 optimiser steps per iteration
+    _, first = fit(4)
+    first.save_checkpoint(tmp_path / "half.ckpt")
+    resumed, _ = fit(8, str(tmp_path / "half.ckpt"))
+    for (key, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), key
+    assert resumed.optimizers()[0].param_groups[0]["lr"] == 0.0
+
+
 def test_rho_is_clipped_to_the_unit_interval_after_the_generator_step(tmp_path):
     model = UGATIT(**UGATIT.tiny_config, lr=0.3)  # one Adam step moves every ρ by ~0.3: 0 -> -0.3, 0.9 -> 1.2
     loader = DataLoader([{"A": x, "B": y, "A_path": "a", "B_path": "b"} for x, y in zip(images(4), images(4, seed=5))])
