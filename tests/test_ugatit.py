@@ -198,14 +198,19 @@ def test_official_weights_give_the_official_outputs(light):
     assert torch.equal(model(x, "b2a"), model.gen_b2a(x)[0])
 
 
-def test_official_key_layout_round_trips():
-    model = UGATIT(**TINY)
+def test_official_key_layout_round_trips(tmp_path):
+    model = UGATIT(**TINY).eval()
     nets = official_nets(TINY)
     official = to_official(model)
     assert set(official) == set(UGATIT.official_networks)
     for name, sd in official.items():
         assert sorted(sd) == sorted(nets[name].state_dict()), name  # the official keys, no more, no fewer
         assert sd.keys() == UGATIT.ours_to_official(name, UGATIT.official_to_ours(name, sd)).keys()
+    # The official checkpoint file: one dict of the six state dicts (UGATIT.save), read back as the docs say.
+    torch.save(official, tmp_path / "selfie2anime_params_0001000.pt")
+    again = from_official("ugatit", **torch.load(tmp_path / "selfie2anime_params_0001000.pt", weights_only=True))
+    x = images(2)
+    assert torch.equal(again(x), model(x)) and torch.equal(again(x, "b2a"), model(x, "b2a"))
 
 
 def test_official_options_contradicting_the_weights_name_the_option():
