@@ -1,7 +1,22 @@
 """One LightningModule per paper, all derived from :class:`TranslationGAN`."""
 
 from .base import Condition, ConditionError, InferenceSpec, TranslationGAN
+from .bicyclegan import BicycleGAN
 from .cyclegan import CycleGAN
+from .discogan import DiscoGAN
+from .dualgan import DualGAN
 from .pix2pix import Pix2Pix
+from .ugatit import UGATIT
 
-__all__ = ["Condition", "ConditionError", "CycleGAN", "InferenceSpec", "Pix2Pix", "TranslationGAN"]
+__all__ = [
+    "UGATIT",
+    "BicycleGAN",
+    "Condition",
+    "ConditionError",
+    "CycleGAN",
+    "DiscoGAN",
+    "DualGAN",
+    "InferenceSpec",
+    "Pix2Pix",
+    "TranslationGAN",
+]
