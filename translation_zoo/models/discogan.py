@@ -74,7 +74,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..nn import init_weights
-from .base import TranslationGAN
+from .base import Condition, TranslationGAN
 
 
 def _to_unit(x: torch.Tensor) -> torch.Tensor:
@@ -321,6 +321,11 @@ class DiscoGAN(TranslationGAN):
         return ("D" if iteration % hp.update_interval == 0 else "G"), rate
 
     # --------------------------------------------------------------------------------------- inference
+    def inference_conditions(self) -> dict[str, Condition]:
+        return {
+            "direction": Condition("choice", "a2b: G_AB (A→B), b2a: G_BA (B→A)", choices=("a2b", "b2a"), default="a2b")
+        }
+
     def forward(self, x: torch.Tensor, direction: Literal["a2b", "b2a"] = "a2b") -> torch.Tensor:
         if direction not in ("a2b", "b2a"):
             raise ValueError(f"direction must be 'a2b' or 'b2a', got {direction!r}")
