@@ -30,8 +30,8 @@ from .data.transforms import multiple_of_size
 from .hub import from_official, network_of_file, official_class, official_classes_names, official_files
 from .models import InferenceSpec, TranslationGAN
 from .registry import import_class as _import_class
-from .weights import is_pretrained_name, load_pretrained
 from .registry import model_class
+from .weights import is_pretrained_name, load_pretrained
 
 ImageInput = Image.Image | str | os.PathLike
 # Official preprocessing modes whose evaluation transform feeds the generator crop_size x crop_size images.
