@@ -2,6 +2,7 @@
 
 from .base import Condition, ConditionError, InferenceSpec, TranslationGAN
 from .bicyclegan import BicycleGAN
+from .cut import CUT
 from .cyclegan import CycleGAN
 from .discogan import DiscoGAN
 from .dualgan import DualGAN
@@ -11,6 +12,7 @@ from .ugatit import UGATIT
 __all__ = [
     "UGATIT",
     "BicycleGAN",
+    "CUT",
     "Condition",
     "ConditionError",
     "CycleGAN",

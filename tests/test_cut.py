@@ -1,0 +1,371 @@
+"""CUT / FastCUT (translation_zoo/models/cut.py): faithful to the official code, official weights, learning.
+
+Numbers marked "official" were computed by taesungp/contrastive-unpaired-translation at commit b3ac297 (fetched
+outside the repository, never committed): its networks loaded with the weights that :func:`official_weights` builds
+here, its ``CUTModel.optimize_parameters`` driven as ``train.py`` drives it with the patch locations and flips of
+:func:`patch_ids` and :data:`FLIPS`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from translation_zoo.hub import OfficialWeightsError, from_official
+from translation_zoo.models import cut as cut_module
+from translation_zoo.models.base import n_params
+from translation_zoo.models.cut import CUT, Downsample, Upsample, patch_nce_loss
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+# The small configuration of the official-output checks: the paper's architecture at 1/16 of its width.
+SMALL = {"ngf": 4, "ndf": 4, "netF_nc": 8, "num_patches": 16}
+# A variant: no anti-aliased up-sampling, batch norm, a 2-layer D, features at norm layers (2, 5, 9: the in-place
+# ReLU after 2 and 5 has rectified them, the one after 9 has not run).
+VARIANT = {
+    "input_nc": 1,
+    "output_nc": 1,
+    "ngf": 4,
+    "ndf": 4,
+    "netF_nc": 8,
+    "num_patches": 16,
+    "netG": "resnet_6blocks",
+    "antialias_up": False,
+    "normG": "batch",
+    "normD": "batch",
+    "netD": "n_layers",
+    "n_layers_D": 2,
+    "nce_layers": (0, 2, 5, 9),
+}
+FLIPS = [True, False]  # FastCUT's coin in the two iterations of the training check
+
+
+# --------------------------------------------------------------------------------------------------- helpers
+def official_weights(config: dict, seed: int = 0) -> dict[str, dict[str, torch.Tensor]]:
+    """Trained-looking weights in the official key layout (``latest_net_{G,D,F}.pth``) for ``config``.
+
+    Built from our networks' keys, which are the official ones (the identity ``ours_to_official``): every parameter
+    and batch-norm statistic random, the fixed anti-aliasing filters (``filt``) as built.
+    """
+    torch.manual_seed(0)
+    model = CUT(**config)
+    g = torch.Generator().manual_seed(seed)
+    out = {}
+    for name, attr in CUT.official_networks.items():
+        sd = {}
+        for key, t in CUT.ours_to_official(name, getattr(model, attr).state_dict()).items():
+            if key.endswith(("filt", "num_batches_tracked")):
+                sd[key] = t.clone()
+            elif key.endswith("running_var") or (t.dim() == 1 and key.endswith("weight")):
+                sd[key] = torch.rand(t.shape, generator=g) + 0.5
+            else:
+                sd[key] = torch.randn(t.shape, generator=g) * (0.1 if t.dim() > 1 else 0.3)
+        out[name] = sd
+    return out
+
+
+def images(n: int, c: int, size: int, seed: int) -> torch.Tensor:
+    return torch.rand(n, c, size, size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+def patch_ids(count: int = 40) -> list[torch.Tensor]:
+    """The patch locations of every PatchSampleF call, in call order (permutations of the 32x32 test images' maps)."""
+    g = torch.Generator().manual_seed(5)
+    sizes = [38 * 38, 32 * 32, 16 * 16, 8 * 8, 8 * 8]  # the maps of layers 0, 4, 8, 12, 16 at 32x32
+    return [torch.randperm(sizes[i % 5], generator=g) for i in range(count)]
+
+
+def load_bench(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# ------------------------------------------------------------------------------------------ faithfulness
+def test_parameter_counts_equal_the_official_networks():
+    # Official: define_G(resnet_9blocks, antialias), define_D(basic, antialias), PatchSampleF(mlp_sample, nc=256)
+    # over nce_layers 0,4,8,12,16 of 3-channel 256x256 images.
+    for mode in ("cut", "fastcut"):
+        model = CUT(mode=mode)
+        assert (n_params(model.gen), n_params(model.disc), n_params(model.mlp_head)) == (11_378_179, 2_764_737, 560_384)
+
+
+def test_mode_presets_follow_the_official_option_defaults():
+    cut, fast = CUT(ngf=4, ndf=4), CUT(mode="fastcut", ngf=4, ndf=4)
+    keys = ("lambda_NCE", "nce_idt", "flip_equivariance", "n_epochs", "n_epochs_decay")
+    assert [cut.hparams[k] for k in keys] == [1.0, True, False, 200, 200]
+    assert [fast.hparams[k] for k in keys] == [10.0, False, True, 150, 50]
+    shared = {
+        "nce_layers": (0, 4, 8, 12, 16), "nce_T": 0.07, "num_patches": 256, "netF_nc": 256, "gan_mode": "lsgan",
+        "lambda_GAN": 1.0, "init_type": "xavier", "init_gain": 0.02, "lr": 2e-4, "beta1": 0.5, "beta2": 0.999,
+        "normG": "instance", "normD": "instance", "netD": "basic", "antialias": True, "antialias_up": True,
+        "nce_includes_all_negatives_from_minibatch": False, "use_dropout": False,
+    }  # fmt: skip
+    for m in (cut, fast):
+        assert {k: m.hparams[k] for k in shared} == shared
+    # An explicit value wins over the preset, and checkpoints record the values used.
+    assert CUT(mode="fastcut", lambda_NCE=2.0, n_epochs=3, **SMALL).hparams.lambda_NCE == 2.0
+    with pytest.raises(ValueError, match="nce_idt"):
+        CUT(input_nc=1, output_nc=3)
+    assert CUT(input_nc=1, output_nc=3, nce_idt=False, **SMALL).hparams.nce_idt is False
+
+
+def test_seeded_initialisation_is_the_official_one():
+    # The official code builds G, then D, then F at the first batch; with the same seed it draws these weights
+    # (official: torch.manual_seed(0); CUTModel(opt); netF(features) — sums of the initial parameters).
+    torch.manual_seed(0)
+    model = CUT(**SMALL)
+    sums = [
+        float(sum(p.detach().double().abs().sum() for p in net.parameters()))
+        for net in (model.gen, model.disc, model.mlp_head)
+    ]
+    assert sums == pytest.approx(OFFICIAL_INIT_ABS_SUMS, rel=1e-6)
+
+
+def test_anti_aliased_sampling():
+    x = torch.randn(2, 3, 9, 14)
+    # Upsample with the official [1, 3, 3, 1] filter is bilinear up-sampling by 2 with clamped borders.
+    torch.testing.assert_close(Upsample(3)(x), torch.nn.functional.interpolate(x, scale_factor=2, mode="bilinear"))
+    down = Downsample(3)
+    assert down(x).shape[-2:] == (5, 7)  # ceil(H / 2)
+    assert torch.allclose(down(torch.full((1, 3, 8, 8), 0.3)), torch.tensor(0.3))  # the blur keeps the mean
+    row = torch.tensor([1.0, 2.0, 1.0])
+    assert torch.equal(down.filt[0, 0], row[:, None] * row[None] / 16)
+
+
+def test_patch_nce_loss_is_the_cross_entropy_of_eq_2():
+    # One image, P orthonormal patches, queries = keys: ℓ = -log(e^{1/τ} / (e^{1/τ} + (P - 1) e^0)).
+    p, tau = 5, 0.07
+    q = torch.eye(p)
+    loss = patch_nce_loss(q, q, n_images=1, tau=tau)
+    expected = -torch.log(torch.exp(torch.tensor(1 / tau)) / (torch.exp(torch.tensor(1 / tau)) + p - 1))
+    torch.testing.assert_close(loss, expected.expand(p))
+    # Negatives from the same image only: a second image changes nothing ...
+    two = patch_nce_loss(torch.cat([q, q]), torch.cat([q, q]), n_images=2, tau=tau)
+    torch.testing.assert_close(two, expected.expand(2 * p))
+    # ... unless the whole minibatch supplies negatives (there the other image's copy is a hard negative).
+    assert (patch_nce_loss(torch.cat([q, q]), torch.cat([q, q]), 2, tau, negatives_from_minibatch=True) > 0.5).all()
+    # No gradient reaches the keys.
+    k = q.clone().requires_grad_()
+    patch_nce_loss(q.clone().requires_grad_(), k, 1, tau).sum().backward()
+    assert k.grad is None
+
+
+# ----------------------------------------------------------------------------------------- official weights
+@pytest.mark.parametrize("name", ["small", "variant"])
+def test_official_weights_load_and_give_the_official_outputs(name):
+    config = SMALL if name == "small" else VARIANT
+    state = official_weights(config, seed=1)
+    given = {} if name == "small" else {"nce_layers": VARIANT["nce_layers"]}  # F cannot tell the layer indices
+    model = from_official("cut", **state, **given)  # the architecture is read from the weights
+    read_back = ("netG", "ngf", "ndf", "input_nc", "output_nc", "antialias_up", "normG", "normD", "netD", "netF_nc")
+    assert {k: model.hparams[k] for k in read_back if k in config} == {
+        k: v for k, v in config.items() if k in read_back
+    }
+    assert not model.training
+    c = model.hparams.input_nc
+    x = images(2, c, 32, seed=2)
+    with torch.no_grad():
+        out, d_out = model(x), model.disc(x)
+        ids = [p[:16] for p in patch_ids()[:5]] if name == "small" else [torch.arange(i, 64 + i, 4) for i in range(4)]
+        emb, _ = model.mlp_head(model.gen.encode(x, model.hparams.nce_layers), 16, ids)
+    expected = OFFICIAL_OUTPUTS[name]
+    torch.testing.assert_close(out.flatten()[::97][:10], torch.tensor(expected["G"]), atol=2e-5, rtol=1e-4)
+    torch.testing.assert_close(float(out.sum()), expected["G_sum"], atol=1e-3, rtol=1e-5)
+    torch.testing.assert_close(d_out.flatten()[::7][:8], torch.tensor(expected["D"]), atol=2e-5, rtol=1e-4)
+    torch.testing.assert_close(torch.stack([e.sum() for e in emb]), torch.tensor(expected["F"]), atol=1e-4, rtol=1e-4)
+
+
+def test_official_read_back_errors_name_the_option():
+    state = official_weights(SMALL)
+    with pytest.raises(OfficialWeightsError, match="nce_layers"):
+        from_official("cut", G=state["G"], F=state["F"], nce_layers=(0, 4, 8))
+    with pytest.raises(OfficialWeightsError, match="you passed ngf=8"):
+        from_official("cut", G=state["G"], ngf=8)
+    with pytest.raises(OfficialWeightsError, match="set output_nc=3"):
+        from_official("cut", D=state["D"], output_nc=1, nce_idt=False)
+    # A released checkpoint holds G only: D and F keep their initialisation, with a model that trains on.
+    model = from_official("cut", G=state["G"])
+    assert model.hparams.antialias and model.hparams.netG == "resnet_9blocks" and model.mlp_head is not None
+
+
+def test_round_trip_through_the_official_layout():
+    model = CUT(**SMALL)
+    for name, attr in CUT.official_networks.items():
+        net = getattr(model, attr)
+        sd = CUT.official_to_ours(name, CUT.ours_to_official(name, net.state_dict()))
+        net.load_state_dict(sd, strict=True)
+    assert set(official_weights(SMALL)) == {"G", "D", "F"}
+
+
+# ---------------------------------------------------------------------------------------------- training
+def _fit(model: CUT, batches: list[dict], **trainer_kw) -> list[dict[str, float]]:
+    """Train on ``batches`` in order; the logged losses of each step."""
+    logged: list[dict[str, float]] = []
+
+    class Grab(L.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            logged.append({k[6:-5]: float(v) for k, v in trainer.callback_metrics.items() if k.endswith("_step")})
+
+    n = batches[0]["A"].shape[0]
+    items = [{k: v[i] for k, v in b.items()} | {"A_path": "a", "B_path": "b"} for b in batches for i in range(n)]
+    trainer = L.Trainer(
+        accelerator="cpu", max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, callbacks=[Grab()], **trainer_kw,
+    )  # fmt: skip
+    trainer.fit(model, DataLoader(items, batch_size=n, shuffle=False))
+    return logged
+
+
+@pytest.mark.parametrize("mode", ["cut", "fastcut"])
+def test_training_iterations_give_the_official_losses(mode, monkeypatch):
+    # Same weights, batches, patch locations and flips as the official run; D first, then G and F.
+    queue, flips = patch_ids(), list(FLIPS)
+    monkeypatch.setattr(cut_module, "sample_patch_ids", lambda locations, k, device: queue.pop(0)[:k])
+    monkeypatch.setattr(cut_module, "coin_flip", lambda: flips.pop(0))
+    model = CUT(mode=mode, **SMALL)
+    for name, sd in official_weights(SMALL, seed=3).items():
+        getattr(model, CUT.official_networks[name]).load_state_dict(CUT.official_to_ours(name, sd))
+    batches = [{"A": images(2, 3, 32, 10 + s), "B": images(2, 3, 32, 20 + s)} for s in range(2)]
+    logged = _fit(model, batches)
+    for step, official in enumerate(OFFICIAL_LOSSES[mode]):
+        ours = logged[step]
+        # official loss_D = (D_fake + D_real) / 2; loss_G = G_GAN + NCE (CUT: + NCE_Y, the two averaged)
+        nce = ours["g_nce"] + ours.get("g_nce_idt", 0.0)
+        assert ours["d_fake"] + ours["d_real"] == pytest.approx(official["D"], rel=2e-5)
+        assert ours["g_gan"] == pytest.approx(official["G_GAN"], rel=2e-5)
+        assert ours["g_gan"] + nce == pytest.approx(official["G"], rel=2e-5)
+        if mode == "cut":
+            assert (2 * ours["g_nce"], 2 * ours["g_nce_idt"]) == pytest.approx(
+                (official["NCE"], official["NCE_Y"]), rel=2e-5
+            )
+    assert not flips or mode == "cut"
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_keys_from_the_forward_pass_give_the_recomputed_gradients(flip, monkeypatch):
+    # The official code runs G's encoder on the real images again for the PatchNCE keys; we reuse the forward
+    # pass's features (unless flipped). Same loss and the same gradients for G and H.
+    model = CUT(mode="cut", flip_equivariance=True, **SMALL)
+    for name, sd in official_weights(SMALL, seed=4).items():
+        getattr(model, CUT.official_networks[name]).load_state_dict(sd)
+    real = torch.cat([images(2, 3, 32, 1), images(2, 3, 32, 2)])
+    if flip:
+        real = real.flip(3)
+    layers = model.hparams.nce_layers
+
+    def nce_grads(reuse: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        queue = patch_ids()
+        monkeypatch.setattr(cut_module, "sample_patch_ids", lambda locations, k, device: queue.pop(0)[:k])
+        model.zero_grad()
+        fake, feats = model.gen.forward_features(real, layers)
+        q = model.gen.encode(fake, layers)
+        if flip:
+            q = [f.flip(3) for f in q]
+        keys = feats if reuse and not flip else model.gen.encode(real.flip(3) if flip else real, layers)
+        loss = model.patch_nce([f[:2] for f in keys], [f[:2] for f in q]) + model.patch_nce(
+            [f[2:] for f in keys], [f[2:] for f in q]
+        )
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in [*model.gen.parameters(), *model.mlp_head.parameters()]]
+
+    loss_a, grads_a = nce_grads(reuse=True)
+    loss_b, grads_b = nce_grads(reuse=False)
+    torch.testing.assert_close(loss_a, loss_b, rtol=1e-5, atol=1e-6)
+    for a, b in zip(grads_a, grads_b, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-6)
+
+
+def test_the_projection_head_exists_before_training_and_trains_with_g(tmp_path):
+    torch.manual_seed(0)
+    model = CUT(**CUT.tiny_config)
+    # Eager: in the state dict (checkpoints), in G's optimiser (Adam state), before any batch.
+    assert any(k.startswith("mlp_head.mlp_3.") for k in model.state_dict())
+    opt_g, _ = model.configure_optimizers()[0]
+    head = {id(p) for p in model.mlp_head.parameters()}
+    assert head and head <= {id(p) for g in opt_g.param_groups for p in g["params"]}
+    # No PatchNCE (lambda_NCE = 0): no head, as in the official code; netF=sample: a head without parameters.
+    assert CUT(**{**CUT.tiny_config, "lambda_NCE": 0.0}).mlp_head is None
+    plain = CUT(**{**CUT.tiny_config, "netF": "sample"})
+    assert n_params(plain.mlp_head) == 0
+    batch = [{"A": images(2, 1, 32, 1), "B": images(2, 1, 32, 2)}]
+    assert set(_fit(plain, batch)[0]) == {"d_fake", "d_real", "g_gan", "g_nce", "g_nce_idt"}
+
+
+def test_fastcut_step_on_one_channel_flipped(monkeypatch):
+    monkeypatch.setattr(cut_module, "coin_flip", lambda: True)
+    model = CUT(**{**CUT.tiny_config, "mode": "fastcut"})
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    logged = _fit(model, [{"A": images(2, 1, 32, 1), "B": images(2, 1, 32, 2)}])
+    assert set(logged[0]) == {"d_fake", "d_real", "g_gan", "g_nce"}
+    assert all(not torch.equal(p, before[n]) for n, p in model.named_parameters())
+
+
+# ------------------------------------------------------------------------------------------------ learning
+@pytest.mark.slow
+def test_cut_and_fastcut_learn_mnist_to_uci():
+    """MNIST → UCI: both beat "no translation" on FID in the UCI feature space and keep the digit above chance."""
+    bench = load_bench("cut_vs_cyclegan")
+    results = bench.run(models=("cut", "fastcut"), steps=120, eval_every=120, seed=0)
+    input_fid = results["input"]["fid"]
+    for name in ("cut", "fastcut"):
+        final = results[name]["curve"][-1]
+        assert final["fid"] < 0.5 * input_fid, (name, final, input_fid)
+        assert final["acc"] > 0.2, (name, final)  # chance: 0.1
+
+
+# The official numbers (see the module docstring).
+OFFICIAL_INIT_ABS_SUMS = [61.342877225136405, 10.869245410738074, 3.96992106223297]  # G, D, F
+OFFICIAL_OUTPUTS = {
+    "small": {
+        "G": [
+            0.152745,
+            0.3475845,
+            -0.761787,
+            0.4327148,
+            0.5538627,
+            -0.1698805,
+            -0.3059103,
+            -0.2880086,
+            0.0758721,
+            0.4317797,
+        ],
+        "G_sum": 616.15381,
+        "D": [0.2710734, -0.9783967],
+        "F": [-15.042894, 27.736238, 10.139684, -19.977545, 6.082499],
+    },
+    "variant": {
+        "G": [
+            -0.1037818,
+            0.5399467,
+            0.7032907,
+            0.3619912,
+            -0.9508862,
+            -0.2552399,
+            0.8675643,
+            0.3589182,
+            -0.9504834,
+            -0.4398096,
+        ],
+        "G_sum": -708.28149,
+        "D": [-0.1350992, 0.096534, 0.0903387, 0.0670147, 0.3406156, 0.296288, -0.1685933, 0.1505433],
+        "F": [23.747438, 9.664104, -14.892688, 64.70533],
+    },
+}
+OFFICIAL_LOSSES = {  # loss_D, loss_G_GAN, loss_G (and CUT's loss_NCE, loss_NCE_Y) of two optimize_parameters calls
+    "cut": [
+        {"D": 2.24235, "G_GAN": 3.39379, "G": 6.373221, "NCE": 2.960363, "NCE_Y": 2.9985},
+        {"D": 1.611153, "G_GAN": 1.693684, "G": 4.727947, "NCE": 3.041441, "NCE_Y": 3.027085},
+    ],
+    "fastcut": [
+        {"D": 2.663902, "G_GAN": 3.672136, "G": 34.396935},
+        {"D": 1.593752, "G_GAN": 1.780278, "G": 31.489536},
+    ],
+}
