@@ -44,15 +44,20 @@ def train_and_score(
     max_dataset_size: int = 1600,
     batch_size: int = 8,
     lr: float = 5e-5,
-    n_critic: int = 2,
+    n_critic: int = 1,
     batches_per_epoch: int | None = None,
+    **model_kw: object,
 ) -> dict[str, float]:
-    """Train a small DualGAN on mnist_uci; return FID/accuracy of no translation, before and after training."""
+    """Train a small DualGAN on mnist_uci; return FID/accuracy of no translation, before and after training.
+
+    ``model_kw``: further :class:`DualGAN` options (e.g. ``lambda_A``, ``clip_value``)."""
     L.seed_everything(seed, verbose=False)
     data = DemoUnpairedDataModule(batch_size=batch_size, max_dataset_size=max_dataset_size, num_workers=0)
     # 32x32 images: four U-Net levels (innermost 2x2) and three critic levels (a 2x2 map of scores), the
     # official layouts scaled down from 256 px; everything else at the paper's defaults unless given.
-    model = DualGAN(input_nc=1, output_nc=1, ngf=ngf, ndf=ngf, num_downs=4, n_layers_D=3, lr=lr, n_critic=n_critic)
+    model = DualGAN(
+        input_nc=1, output_nc=1, ngf=ngf, ndf=ngf, num_downs=4, n_layers_D=3, lr=lr, n_critic=n_critic, **model_kw
+    )
     data.prepare_data()
     data.setup("test")
     test_loader = data.test_dataloader()
@@ -86,7 +91,7 @@ def main() -> None:
     p.add_argument("--max-dataset-size", type=int, default=1600)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=5e-5)
-    p.add_argument("--n-critic", type=int, default=2)
+    p.add_argument("--n-critic", type=int, default=1)
     p.add_argument("--batches-per-epoch", type=int, default=None)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()

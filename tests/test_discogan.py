@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import lightning as L
@@ -122,10 +125,11 @@ OFFICIAL = {
 }
 # sum |grad| of a few layers after the official gen_loss.backward() (rate 0.01 and 0.5) and dis_loss.backward(),
 # with their relative tolerance: layers whose gradient is well conditioned here (an input change of 1e-6 moves
-# these by < 2e-3; the first layers' by more).
+# these by < 2e-3; the first layers' by more). Kernels' summation order differs between CPUs: gen_b2a's last layer
+# came out 1.2e-3 off on an AVX2-only machine, hence 5e-3 there.
 OFFICIAL_GRADS = {
-    0.01: {"gen_b2a.main.20.weight": (65.47057342529297, 1e-4), "gen_a2b.main.20.weight": (111.34514617919922, 1e-2)},
-    0.5: {"gen_b2a.main.20.weight": (32.34360122680664, 1e-4), "gen_a2b.main.20.weight": (57.34672927856445, 1e-2)},
+    0.01: {"gen_b2a.main.20.weight": (65.47057342529297, 5e-3), "gen_a2b.main.20.weight": (111.34514617919922, 1e-2)},
+    0.5: {"gen_b2a.main.20.weight": (32.34360122680664, 5e-3), "gen_a2b.main.20.weight": (57.34672927856445, 1e-2)},
     "D": {
         "disc_a.conv5.weight": (479.75958251953125, 1e-4),
         "disc_b.conv5.weight": (655.404052734375, 1e-4),
@@ -228,6 +232,42 @@ def test_inference_modes():
     assert not torch.allclose(batch_stats[:1], model(x[:1]))
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in buffers.items())
     assert not model.gen_a2b.training
+
+
+def _fit(model, batch, n_batches, tmp_path):
+    trainer = L.Trainer(
+        accelerator="cpu", max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, default_root_dir=tmp_path,
+    )  # fmt: skip
+    trainer.fit(model, DataLoader(_Items(batch, 2 * n_batches), batch_size=2))
+    return model
+
+
+def test_fused_adam_gives_the_plain_update(tmp_path):
+    """The recipes' fast setting (fused Adam, with the official weight decay) against the plain path, 3 batches."""
+    models = []
+    for fused in (None, True):
+        torch.manual_seed(0)
+        models.append(DiscoGAN(input_nc=1, output_nc=1, ngf=4, ndf=4, image_size=32, fused=fused))
+    batch = make_batch(models[0], n=2)
+    plain, fused = (_fit(m, batch, 3, tmp_path) for m in models)
+    for (name, p), q in zip(plain.named_parameters(), fused.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_quickstart_recipe_runs_end_to_end(tmp_path):
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
+    exe = Path(sys.executable).with_name("lightning")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "translation_zoo.cli"]
+    args = ["fit", "--config", str(ROOT / "recipes" / "quickstart_discogan_digits.yaml"), "--trainer.max_epochs=1"]
+    args += ["--data.init_args.max_dataset_size=32", "--trainer.num_sanity_val_steps=0"]
+    out = subprocess.run([*cmd, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    (run_dir,) = (tmp_path / "runs" / "quickstart_discogan").iterdir()
+    metrics = (run_dir / "metrics.csv").read_text()
+    assert "val/fid_digits_uci" in metrics and "val/const_a" in metrics and "train/g_const_a_epoch" in metrics
+    state = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
+    assert state["global_step"] == 2  # 32 digits in batches of 16: one D step, one G step
 
 
 def _load_benchmark(name: str):

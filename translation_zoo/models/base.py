@@ -10,12 +10,13 @@ helper per player, loss logging, evaluation (the metric suite of validation and 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, NoReturn
 
 import lightning as L
 import torch
+import torch.nn.functional as F
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import nn
 
@@ -502,6 +503,18 @@ class TranslationGAN(L.LightningModule):
         """Image rows for grids: each row a list of (N, C, H, W) tensors shown side by side."""
         return [[batch["A"], self(batch["A"]), batch["B"]]]
 
+    @staticmethod
+    @torch.no_grad()
+    def cycle_visuals(
+        batch: dict[str, Any],
+        a2b: Callable[[torch.Tensor], torch.Tensor],
+        b2a: Callable[[torch.Tensor], torch.Tensor],
+    ) -> list[list[torch.Tensor]]:
+        """:meth:`visuals` of a two-way model: rows a | a2b(a) | b2a(a2b(a)) and b | b2a(b) | a2b(b2a(b))."""
+        real_a, real_b = batch["A"], batch["B"]
+        fake_b, fake_a = a2b(real_a), b2a(real_b)
+        return [[real_a, fake_b, b2a(fake_b)], [real_b, fake_a, a2b(fake_a)]]
+
     # -------------------------------------------------------------------------------------- evaluation
     def build_eval_metrics(
         self, metrics: list[str] | None, feature_extractor: str | None, *, paired: bool
@@ -568,10 +581,37 @@ class TranslationGAN(L.LightningModule):
             self.log(f"{stage}/{name}", value.float(), prog_bar=i == 0, sync_dist=True)
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        self.update_eval_metrics(self(batch["A"]), batch["B"], batch)
+        self.eval_step(batch, "val")
 
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self.eval_step(batch, "test")
+
+    def eval_step(self, batch: dict[str, Any], stage: str) -> None:
+        """One validation (``stage="val"``) or test batch: the metrics score ``self(A)`` against ``B``."""
         self.update_eval_metrics(self(batch["A"]), batch["B"], batch)
+
+    def eval_cycle(
+        self,
+        batch: dict[str, Any],
+        stage: str,
+        a2b: Callable[[torch.Tensor], torch.Tensor],
+        b2a: Callable[[torch.Tensor], torch.Tensor],
+        error: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.l1_loss,
+        name: str = "cyc",
+    ) -> None:
+        """:meth:`eval_step` of a two-way unpaired model (generators ``a2b`` and ``b2a``).
+
+        Unpaired data have no target, so the reconstruction errors ``error(b2a(a2b(a)), a)`` and
+        ``error(a2b(b2a(b)), b)`` are logged as ``<stage>/<name>_a`` and ``<stage>/<name>_b`` (the sanity signal);
+        the translation metrics judge ``a2b``, the direction a user asks for, against real B. Each translation is
+        computed once.
+        """
+        real_a, real_b = batch["A"], batch["B"]
+        fake_b, fake_a = a2b(real_a), b2a(real_b)
+        n = real_a.shape[0]
+        self.log(f"{stage}/{name}_a", error(b2a(fake_b), real_a), prog_bar=True, batch_size=n, sync_dist=True)
+        self.log(f"{stage}/{name}_b", error(a2b(fake_a), real_b), batch_size=n, sync_dist=True)
+        self.update_eval_metrics(fake_b, real_b, batch)
 
     def _reset_eval_metrics(self) -> None:
         self._eval_seen_b: set[str] = set()  # paths of the real B images counted this epoch

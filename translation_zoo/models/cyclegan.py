@@ -245,24 +245,9 @@ class CycleGAN(TranslationGAN):
         """0.5 · (L(D(real), 1) + L(D(fake), 0)): the halved D objective of the reference ``backward_D_basic``."""
         return 0.5 * (self.criterion_gan(disc(real), True) + self.criterion_gan(disc(fake), False))
 
-    @torch.no_grad()
     def visuals(self, batch: dict[str, Any]) -> list[list[torch.Tensor]]:
-        real_a, real_b = batch["A"], batch["B"]
-        fake_b, fake_a = self.gen_a2b(real_a), self.gen_b2a(real_b)
-        return [[real_a, fake_b, self.gen_b2a(fake_b)], [real_b, fake_a, self.gen_a2b(fake_a)]]
+        return self.cycle_visuals(batch, self.gen_a2b, self.gen_b2a)
 
-    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        self._eval_step(batch, "val")
-
-    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        self._eval_step(batch, "test")
-
-    def _eval_step(self, batch: dict[str, Any], stage: str) -> None:
-        real_a, real_b = batch["A"], batch["B"]
-        fake_b, fake_a = self.gen_a2b(real_a), self.gen_b2a(real_b)  # G(a), F(b): each computed once
-        # Unpaired data have no target: the cycle reconstruction errors are the sanity signal.
-        n = real_a.shape[0]
-        self.log(f"{stage}/cyc_a", F.l1_loss(self.gen_b2a(fake_b), real_a), prog_bar=True, batch_size=n, sync_dist=True)
-        self.log(f"{stage}/cyc_b", F.l1_loss(self.gen_a2b(fake_a), real_b), batch_size=n, sync_dist=True)
-        # The translation metrics judge G: A -> B, the direction a user asks for: G(a) against real b.
-        self.update_eval_metrics(fake_b, real_b, batch)
+    def eval_step(self, batch: dict[str, Any], stage: str) -> None:
+        # val/cyc_a, val/cyc_b (L1 of Eq. 2) and the metrics of G(a) against real b.
+        self.eval_cycle(batch, stage, self.gen_a2b, self.gen_b2a)

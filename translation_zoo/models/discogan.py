@@ -67,6 +67,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator
+from functools import partial
 from typing import Any, Literal
 
 import torch
@@ -393,29 +394,14 @@ class DiscoGAN(TranslationGAN):
         }
 
     # ------------------------------------------------------------------------------------- evaluation
-    @torch.no_grad()
     def visuals(self, batch: dict[str, Any]) -> list[list[torch.Tensor]]:
-        real_a, real_b = batch["A"], batch["B"]
-        fake_b, fake_a = self(real_a, "a2b"), self(real_b, "b2a")
         # x_A | x_AB | x_ABA and x_B | x_BA | x_BAB, the official result rows.
-        return [[real_a, fake_b, self(fake_b, "b2a")], [real_b, fake_a, self(fake_a, "a2b")]]
+        return self.cycle_visuals(batch, partial(self, direction="a2b"), partial(self, direction="b2a"))
 
-    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        self._eval_step(batch, "val")
-
-    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        self._eval_step(batch, "test")
-
-    def _eval_step(self, batch: dict[str, Any], stage: str) -> None:
-        real_a, real_b = batch["A"], batch["B"]
-        fake_b, fake_a = self(real_a, "a2b"), self(real_b, "b2a")
-        n = real_a.shape[0]
-        # The reconstruction errors L_CONST (MSE on [0, 1] images), the unpaired sanity signal.
-        const_a = F.mse_loss(_to_unit(self(fake_b, "b2a")), _to_unit(real_a))
-        const_b = F.mse_loss(_to_unit(self(fake_a, "a2b")), _to_unit(real_b))
-        self.log(f"{stage}/const_a", const_a, prog_bar=True, batch_size=n, sync_dist=True)
-        self.log(f"{stage}/const_b", const_b, batch_size=n, sync_dist=True)
-        self.update_eval_metrics(fake_b, real_b, batch)
+    def eval_step(self, batch: dict[str, Any], stage: str) -> None:
+        # val/const_a, val/const_b: the reconstruction errors L_CONST (MSE on [0, 1] images).
+        a2b, b2a = partial(self, direction="a2b"), partial(self, direction="b2a")
+        self.eval_cycle(batch, stage, a2b, b2a, lambda x, y: F.mse_loss(_to_unit(x), _to_unit(y)), "const")
 
 
 __all__ = ["DiscoGAN", "DiscoGANDiscriminator", "DiscoGANGenerator", "feature_matching_loss", "init_torch_legacy"]

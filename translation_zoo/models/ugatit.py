@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import partial
 from typing import Any, Literal
 
 import torch
@@ -620,19 +621,9 @@ class UGATIT(TranslationGAN):
         return rows
 
     # ---------------------------------------------------------------------------------------- evaluation
-    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        self._eval_step(batch, "val")
-
-    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        self._eval_step(batch, "test")
-
-    def _eval_step(self, batch: dict[str, Any], stage: str) -> None:
-        real_a, real_b = batch["A"], batch["B"]
-        fake_b, fake_a = self(real_a, "a2b"), self(real_b, "b2a")
-        n = real_a.shape[0]
-        self.log(f"{stage}/cyc_a", F.l1_loss(self(fake_b, "b2a"), real_a), prog_bar=True, batch_size=n, sync_dist=True)
-        self.log(f"{stage}/cyc_b", F.l1_loss(self(fake_a, "a2b"), real_b), batch_size=n, sync_dist=True)
-        self.update_eval_metrics(fake_b, real_b, batch)
+    def eval_step(self, batch: dict[str, Any], stage: str) -> None:
+        # val/cyc_a, val/cyc_b (L1 of the cycle loss) and the metrics of G_s→t(a) against real b.
+        self.eval_cycle(batch, stage, partial(self, direction="a2b"), partial(self, direction="b2a"))
 
     # ---------------------------------------------------------------------------------- official weights
     # Official key prefixes -> ours (everything after them matches): generator DownBlock -> encoder, FC -> mlp,
