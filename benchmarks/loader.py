@@ -69,8 +69,10 @@ def make_datamodule(kind: str, root: Path, workers: int):
 
     # The recipes' data settings (pix2pix_facades.yaml, cyclegan_horse2zebra.yaml) apart from the worker count.
     common = dict(load_size=286, crop_size=256, batch_size=1, num_workers=workers, persistent_workers=True)
-    dm = PairedDataModule(root=str(root / "paired"), **common) if kind == "paired" else UnpairedDataModule(
-        root=str(root / "unpaired"), **common
+    dm = (
+        PairedDataModule(root=str(root / "paired"), **common)
+        if kind == "paired"
+        else UnpairedDataModule(root=str(root / "unpaired"), **common)
     )
     dm.setup("fit")
     return dm

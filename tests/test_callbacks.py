@@ -27,8 +27,13 @@ def _fit(model, logger, tmp_path):
     batch = make_batch(model, n=4)
     items = [{k: v[i] for k, v in batch.items()} for i in range(4)]
     trainer = L.Trainer(
-        accelerator="cpu", max_epochs=1, logger=logger, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, default_root_dir=tmp_path,
+        accelerator="cpu",
+        max_epochs=1,
+        logger=logger,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
         callbacks=[ImageGridCallback(every_n_batches=1, max_images=2)],
     )
     trainer.fit(model, DataLoader(items, batch_size=2), DataLoader(items, batch_size=2))

@@ -50,8 +50,13 @@ def test_pix2pix_learns_edges_to_digits():
     model = Pix2Pix(input_nc=1, output_nc=1, netG="unet_5d", ngf=16, ndf=16, eval_mode=True)
     before = _score(model.eval(), data.val_dataloader())
     trainer = L.Trainer(
-        accelerator="cpu", max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, limit_val_batches=0,
+        accelerator="cpu",
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
     )
     trainer.fit(model.train(), datamodule=data)
     after = _score(model.eval(), data.val_dataloader())

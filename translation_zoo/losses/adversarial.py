@@ -65,6 +65,8 @@ class GANLoss(nn.Module):
         """
         if isinstance(prediction, torch.Tensor):
             return self._single(prediction, target_is_real, for_discriminator)
-        losses = [self._single(p[-1] if isinstance(p, list | tuple) else p, target_is_real, for_discriminator)
-                  for p in prediction]
+        losses = [
+            self._single(p[-1] if isinstance(p, list | tuple) else p, target_is_real, for_discriminator)
+            for p in prediction
+        ]
         return torch.stack(losses).mean()

@@ -32,9 +32,7 @@ class PrecomputedFeatures(nn.Module):
 
     def forward(self, features: Tensor) -> Tensor:
         if features.ndim != 2 or features.shape[1] != self.num_features:
-            raise ValueError(
-                f"Expected features of shape (N, {self.num_features}), got {tuple(features.shape)}."
-            )
+            raise ValueError(f"Expected features of shape (N, {self.num_features}), got {tuple(features.shape)}.")
         return features
 
 

@@ -28,9 +28,7 @@ from translation_zoo.metrics.digits import DIGIT_DOMAINS, DIGIT_SIZE, DigitClass
 INCEPTION_WEIGHTS_ENV = "TRANSLATION_ZOO_INCEPTION_WEIGHTS"
 # The FID InceptionV3 (TF 2015-12-05 graph converted to PyTorch) that torch-fidelity and torchmetrics use.
 INCEPTION_WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
-INCEPTION_WEIGHTS_URL = (
-    "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + INCEPTION_WEIGHTS_FILE
-)
+INCEPTION_WEIGHTS_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + INCEPTION_WEIGHTS_FILE
 
 
 def _rgb_to_gray(x: Tensor) -> Tensor:
