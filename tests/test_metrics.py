@@ -18,6 +18,7 @@ from translation_zoo.metrics import (
     TranslationMetrics,
     digit_split,
     lpips_diversity,
+    score_translations,
 )
 
 
@@ -278,3 +279,22 @@ def test_lpips_diversity_math_with_a_stand_in_net():
     assert lpips_diversity(both, net=mean_abs_distance, batch_size=2).item() == pytest.approx(1 / 3)
     with pytest.raises(ValueError, match="K>=2"):
         lpips_diversity(x, net=mean_abs_distance)
+
+
+def test_score_translations_counts_each_real_image_once_and_reads_demo_labels():
+    torch.manual_seed(0)
+    a, b = torch.rand(6, 1, 32, 32) * 2 - 1, torch.rand(3, 1, 32, 32) * 2 - 1
+    paths_a = [f"{i:05d}_label{i % 10}.png" for i in range(6)]
+    batches = [  # B repeats as in an unpaired test split longer on the A side
+        {"A": a[:3], "B": b, "A_path": paths_a[:3], "B_path": ["b0", "b1", "b2"]},
+        {"A": a[3:], "B": b, "A_path": paths_a[3:], "B_path": ["b0", "b1", "b2"]},
+    ]
+    got = score_translations(lambda x: -x, batches, metrics=("fid", "acc"), feature_extractor="digits_uci")
+    suite = TranslationMetrics(("fid", "acc"), "digits_uci", paired=False)
+    suite.update(-a, b, torch.arange(6) % 10)  # every fake, each real once
+    want = {k: float(v) for k, v in suite.compute().items()}
+    assert got.keys() == want.keys() == {"fid_digits_uci", "acc_digits_uci"}
+    assert got == pytest.approx(want, rel=1e-5)
+    twice = TranslationMetrics(("fid",), "digits_uci", paired=False)
+    twice.update(-a, torch.cat([b, b]))
+    assert float(twice.compute()["fid_digits_uci"]) != pytest.approx(got["fid_digits_uci"], rel=1e-3)

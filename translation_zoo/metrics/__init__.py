@@ -22,7 +22,7 @@ from translation_zoo.metrics.features import (
     build_feature_extractor,
 )
 from translation_zoo.metrics.paired import PAIRED_METRICS, to_unit_range
-from translation_zoo.metrics.suite import ALL_METRICS, TranslationMetrics
+from translation_zoo.metrics.suite import ALL_METRICS, TranslationMetrics, score_translations
 
 __all__ = [
     "ALL_METRICS",
@@ -38,6 +38,7 @@ __all__ = [
     "KernelDistance",
     "TranslationMetrics",
     "build_feature_extractor",
+    "score_translations",
     "digit_split",
     "lpips_diversity",
     "to_unit_range",

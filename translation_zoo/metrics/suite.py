@@ -17,7 +17,8 @@ Metric names carry the feature extractor's name whenever the value depends on it
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -102,21 +103,16 @@ class TranslationMetrics(nn.Module):
                 else:
                     if feature_extractor not in BUILTIN_EXTRACTORS:
                         raise ValueError(
-                            f"Unknown feature extractor {feature_extractor!r}; "
-                            f"built-ins are {BUILTIN_EXTRACTORS}."
+                            f"Unknown feature extractor {feature_extractor!r}; built-ins are {BUILTIN_EXTRACTORS}."
                         )
                     self.extractor = build_feature_extractor(feature_extractor)
             elif isinstance(feature_extractor, nn.Module):
                 for attr, typ in (("name", str), ("num_features", int)):
                     if not isinstance(getattr(feature_extractor, attr, None), typ):
-                        raise ValueError(
-                            f"A custom feature extractor needs a `{attr}: {typ.__name__}` attribute."
-                        )
+                        raise ValueError(f"A custom feature extractor needs a `{attr}: {typ.__name__}` attribute.")
                 self.extractor = feature_extractor.requires_grad_(False).eval()
             else:
-                raise TypeError(
-                    f"feature_extractor must be a str or nn.Module, got {type(feature_extractor)}."
-                )
+                raise TypeError(f"feature_extractor must be a str or nn.Module, got {type(feature_extractor)}.")
             if self.extractor is not None:
                 self.extractor_name = self.extractor.name
                 num_features = self.extractor.num_features
@@ -134,9 +130,7 @@ class TranslationMetrics(nn.Module):
             if m == "fid":
                 self.metrics[m] = FrechetDistance(num_features)
             elif m == "kid":
-                self.metrics[m] = KernelDistance(
-                    num_features, subsets=kid_subsets, subset_size=kid_subset_size
-                )
+                self.metrics[m] = KernelDistance(num_features, subsets=kid_subsets, subset_size=kid_subset_size)
             elif m == "acc":
                 self.metrics[m] = MulticlassAccuracy(num_classes=num_classes, average="micro")
             else:
@@ -181,9 +175,7 @@ class TranslationMetrics(nn.Module):
             ValueError: missing labels for ``acc``, or shapes that do not match for paired metrics.
         """
         if "acc" in self.metric_keys and labels is None:
-            raise ValueError(
-                "'acc' is requested, so update() needs the source labels: update(fake, real, labels)."
-            )
+            raise ValueError("'acc' is requested, so update() needs the source labels: update(fake, real, labels).")
         paired_keys = [m for m in self.metric_keys if m in PAIRED_METRICS]
         if paired_keys and fake.shape != real.shape:
             raise ValueError(
@@ -210,6 +202,36 @@ class TranslationMetrics(nn.Module):
                 fake01, real01 = to_unit_range(fake), to_unit_range(real)
                 for m in paired_keys:
                     self.metrics[m].update(fake01, real01)
+
+    @torch.no_grad()
+    def update_batch(
+        self, fake: Tensor, batch: Mapping[str, Any], real: Tensor | None = None, seen: set[str] | None = None
+    ) -> None:
+        """:meth:`update` from a data batch: ``fake`` translates ``batch["A"]``, ``real`` defaults to ``batch["B"]``.
+
+        Labels for ``acc`` come from ``batch["label"]`` or else from the demo file names in ``batch["A_path"]``.
+        Unpaired val/test sets repeat B when A is longer (CycleGAN's testB is read as index % len(B)); a repeated
+        real image would count twice in the real statistics, so with ``seen`` (the ``B_path`` values counted so
+        far, updated here) each real image counts once.
+        """
+        real = batch["B"] if real is None else real
+        labels = None
+        if "acc" in self.metric_keys:
+            if "label" in batch:
+                labels = batch["label"]
+            else:
+                from translation_zoo.data.demo import label_from_path  # here: the metrics do not need the data stack
+
+                # Demo files are named <index>_label<digit>.png; DataError names the file if not.
+                labels = torch.tensor([label_from_path(p) for p in batch["A_path"]], device=fake.device)
+        if seen is not None and not self.paired and "B_path" in batch:
+            keep = []
+            for i, path in enumerate(batch["B_path"]):  # one by one: a batch may hold a repeat too
+                if path not in seen:
+                    seen.add(path)
+                    keep.append(i)
+            real = real[keep]
+        self.update(fake, real, labels)
 
     def compute(self) -> dict[str, Tensor]:
         """All requested metrics, named as in :attr:`metric_names` (synchronised across DDP ranks)."""
@@ -248,3 +270,24 @@ def _keep_own_extractor_on_load(module: TranslationMetrics, state_dict: dict, pr
     if module.extractor is not None:
         for key, value in module.extractor.state_dict().items():
             state_dict[prefix + "extractor." + key] = value
+
+
+@torch.no_grad()
+def score_translations(
+    translate: Callable[[Tensor], Tensor],
+    batches: Iterable[Mapping[str, Any]],
+    metrics: Sequence[str] = ("fid", "acc"),
+    feature_extractor: str | nn.Module = "digits_uci",
+    paired: bool = False,
+) -> dict[str, float]:
+    """Score ``translate(batch["A"])`` against ``batch["B"]`` over a whole split, outside any Trainer.
+
+    The benchmarks' and slow tests' one-liner: the same suite and the same once-per-real-image counting as a
+    model's validation (:meth:`TranslationMetrics.update_batch`). Returns :meth:`TranslationMetrics.compute` as
+    floats, e.g. ``{"fid_digits_uci": 12.3, "acc_digits_uci": 0.81}``.
+    """
+    suite = TranslationMetrics(metrics, feature_extractor, paired=paired)
+    seen: set[str] = set()
+    for batch in batches:
+        suite.update_batch(translate(batch["A"]), batch, seen=seen)
+    return {name: float(value) for name, value in suite.compute().items()}

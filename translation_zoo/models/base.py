@@ -544,31 +544,13 @@ class TranslationGAN(L.LightningModule):
         return TranslationMetrics(metrics, feature_extractor or "none", paired=paired)
 
     def update_eval_metrics(self, fake: torch.Tensor, real: torch.Tensor, batch: dict[str, Any]) -> None:
-        """Add translations ``fake`` of ``batch["A"]`` and real target-domain images ``real`` to the suite."""
+        """Add translations ``fake`` of ``batch["A"]`` and real target-domain images ``real`` to the suite
+        (labels and once-per-epoch counting of repeated real B images: :meth:`TranslationMetrics.update_batch`)."""
         suite = getattr(self, "eval_metrics", None)
-        if suite is None:
-            return
-        labels = None
-        if "acc" in suite.metric_keys:
-            if "label" in batch:
-                labels = batch["label"]
-            else:
-                from ..data.demo import label_from_path  # here: the models do not need the data stack
-
-                # Demo files are named <index>_label<digit>.png; DataError names the file if not.
-                labels = torch.tensor([label_from_path(p) for p in batch["A_path"]], device=fake.device)
-        if not suite.paired and "B_path" in batch:
-            # Unpaired val/test sets repeat B when A is longer (CycleGAN's testB is read as index % len(B)).
-            # A repeated real image would be counted twice in the real statistics: count each once per epoch
-            # (per rank under DDP).
+        if suite is not None:
+            # Counted once per epoch per rank: _eval_seen_b is reset with the metrics.
             seen = self._eval_seen_b = getattr(self, "_eval_seen_b", set())
-            keep = []
-            for i, path in enumerate(batch["B_path"]):
-                if path not in seen:
-                    seen.add(path)
-                    keep.append(i)
-            real = real[keep]
-        suite.update(fake, real, labels)
+            suite.update_batch(fake, batch, real=real, seen=seen)
 
     def _log_eval_metrics(self, stage: str) -> None:
         suite = getattr(self, "eval_metrics", None)
