@@ -31,9 +31,18 @@ code):
 * Patch locations and the flip coin are drawn from torch's RNG (official: numpy's), so seeding and checkpointed RNG
   state cover them.
 * The keys of the PatchNCE loss, the encoder features of the real images, are taken from G's forward pass on them
-  (detached) instead of a second encoder pass, except for a flipped FastCUT batch (G saw the flipped images there):
-  the same values (up to float rounding, as the forward runs A and B as one batch) at ~10% fewer FLOPs.
-  ``tests/test_cut.py`` compares the gradients with the official recomputation.
+  (detached) instead of a second encoder pass, and the queries of G(x) and G(y) come from one encoder pass: the same
+  values (up to float rounding) at ~10% fewer FLOPs, because the paper's G (instance norm, no dropout) treats each
+  image on its own. Not for a flipped FastCUT batch (G saw the flipped images: the keys get their own pass), and not
+  when G has batch norm or dropout (``normG="batch"``, ``use_dropout``): there the official passes run in the
+  official order (:meth:`CUT.patch_nce_official`). ``tests/test_cut.py`` checks the gradients against the official
+  recomputation and the losses of both paths against the official code.
+* The official ``train.py`` runs one extra forward/backward on the first batch (``data_dependent_initialize``, which
+  creates F) without an optimiser step; it changes no weight (only batch-norm running statistics with
+  ``normG="batch"``) and is not run here.
+* Data (not this file): during the decay epochs the official ``UnalignedDataset`` resizes images to ``crop_size``
+  instead of ``load_size`` (no random crop any more); :class:`~translation_zoo.data.UnpairedDataModule` keeps
+  ``load_size`` + random crop for the whole run.
 * Patches are gathered before the official (N, H·W, C) layout is formed, not after a copy of the whole map.
 """
 
@@ -51,6 +60,7 @@ from torch import nn
 from ..hub import Evidence, OfficialWeightsError, default_option, merge_evidence
 from ..losses import GANLoss
 from ..nn import PatchDiscriminator, PixelDiscriminator, ResnetBlock, conv_bias, get_norm_layer, init_weights
+from ..weights import Pretrained, WeightsFile
 from .base import TranslationGAN
 
 StateDict = dict[str, torch.Tensor]
@@ -61,6 +71,52 @@ MODE_DEFAULTS: dict[str, dict[str, Any]] = {
     "cut": {"lambda_NCE": 1.0, "nce_idt": True, "flip_equivariance": False, "n_epochs": 200, "n_epochs_decay": 200},
     "fastcut": {"lambda_NCE": 10.0, "nce_idt": False, "flip_equivariance": True, "n_epochs": 150, "n_epochs_decay": 50},
 }
+
+
+# ------------------------------------------------------------------------------------------ released weights
+#: The authors' one archive of the six released generators (README "Apply a pre-trained CUT model and evaluate FID":
+#: ``wget http://efrosgans.eecs.berkeley.edu/CUT/pretrained_models.tar; tar -xf pretrained_models.tar`` puts each at
+#: ``checkpoints/<dataset>_<mode>_pretrained/latest_net_G.pth``; ``experiments/pretrained_launcher.py`` names them).
+RELEASE_URL = "http://efrosgans.eecs.berkeley.edu/CUT/pretrained_models.tar"
+#: The options of every release: the official defaults of ``train.py`` (``pretrained_launcher.py`` sets only the data,
+#: the name, ``--CUT_mode`` and, for Cityscapes, ``--direction BtoA``).
+RELEASE_OPTIONS: dict[str, Any] = {
+    "input_nc": 3,
+    "output_nc": 3,
+    "netG": "resnet_9blocks",
+    "ngf": 64,
+    "normG": "instance",
+    "use_dropout": False,
+    "antialias": True,
+    "antialias_up": True,
+}
+# dataset: (source, target, our dataset "<family>/<name>" or None, note)
+RELEASES: dict[str, tuple[str, str, str | None, str]] = {
+    "horse2zebra": ("horse", "zebra", "cyclegan/horse2zebra", ""),
+    "cat2dog": (
+        "cat face (AFHQ)",
+        "dog face (AFHQ)",
+        None,
+        "Trained on AFHQ cat -> dog (train/cat as trainA, train/dog as trainB; AFHQ comes from clovaai/stargan-v2's "
+        "download.sh afhq-dataset).",
+    ),
+    "cityscapes": (
+        "Cityscapes label map",
+        "street photo",
+        "cyclegan/cityscapes",
+        "Trained label map -> photo (the official --direction BtoA of the A = photo, B = label layout) on the authors' "
+        "resized, JPEG-compressed Cityscapes; its FID is measured on their validation set "
+        "http://efrosgans.eecs.berkeley.edu/CUT/datasets/cityscapes_val_for_CUT.tar.",
+    ),
+}
+CUT_LICENCE = (
+    "BSD (two-clause text; LICENSE of taesungp/contrastive-unpaired-translation, (c) 2020 Taesung Park and Jun-Yan "
+    "Zhu); the authors state no separate terms for the weights; the training data keep their own terms"
+)
+_RELEASE_NOTE = (
+    "One archive holds the six CUT/FastCUT generators; each entry takes its own latest_net_G.pth from it. "
+    "The official test.py runs G at 256x256 (load_size = crop_size = 256, no crop)."
+)
 
 
 # ------------------------------------------------------------------------------------------ anti-aliasing
@@ -402,6 +458,34 @@ class CUT(TranslationGAN):
     #: Constructor options implied by the name given to ``from_official`` (the weights look alike).
     official_presets: ClassVar[dict[str, dict[str, Any]]] = {"cut": {"mode": "cut"}, "fastcut": {"mode": "fastcut"}}
 
+    @classmethod
+    def released_weights(cls) -> tuple[Pretrained, ...]:
+        """The six released generators: ``cut/<dataset>_<mode>`` (the official ``--name``, e.g. ``horse2zebra_cut``)."""
+        return tuple(
+            Pretrained(
+                name=f"cut/{dataset}_{mode}",
+                model="CUT",
+                official_model=mode,
+                files=(
+                    WeightsFile(
+                        "G",
+                        RELEASE_URL,
+                        "latest_net_G.pth",
+                        archive="tar",
+                        member=f"checkpoints/{dataset}_{mode}_pretrained/latest_net_G.pth",
+                    ),
+                ),
+                options={**RELEASE_OPTIONS, "mode": mode},
+                source=source,
+                target=target,
+                dataset=ours,
+                licence=CUT_LICENCE,
+                notes=" ".join(t for t in (note, _RELEASE_NOTE) if t),
+            )
+            for dataset, (source, target, ours, note) in RELEASES.items()
+            for mode in ("cut", "fastcut")
+        )
+
     def __init__(
         self,
         input_nc: int = 3,
@@ -447,6 +531,16 @@ class CUT(TranslationGAN):
         nce_layers = tuple(int(i) for i in nce_layers)
         super().__init__(n_epochs=n_epochs, n_epochs_decay=n_epochs_decay, init_type=init_type, **kwargs)
         hp = self.hparams
+        # Under LightningCLI, save_hyperparameters records the config as given (None for a preset value), not the
+        # frame's resolved locals: write the values used, which checkpoints and the LR schedule read.
+        hp.update(
+            lambda_NCE=lambda_NCE,
+            nce_idt=nce_idt,
+            flip_equivariance=flip_equivariance,
+            n_epochs=n_epochs,
+            n_epochs_decay=n_epochs_decay,
+            nce_layers=nce_layers,
+        )
         m = re.fullmatch(r"resnet_(\d+)blocks", netG)
         if m is None:
             raise ValueError(f"netG must be resnet_<n>blocks (CUT's encoder-decoder), got {netG!r}")
@@ -505,7 +599,11 @@ class CUT(TranslationGAN):
         if flipped:
             real = real.flip(3)
         nce = hp.lambda_NCE > 0
-        fake, feats_real = self.gen.forward_features(real, hp.nce_layers if nce else ())
+        reuse = nce and self.keys_from_forward and not flipped
+        if reuse:
+            fake, feats_real = self.gen.forward_features(real, hp.nce_layers)
+        else:
+            fake = self.gen(real)
         fake_b = fake[:n]  # G(x)
 
         # D step first, as in the official optimize_parameters: LSGAN form of Eq. (1), halved.
@@ -522,22 +620,51 @@ class CUT(TranslationGAN):
         with self.toggled_optimizer(opt_g):
             losses: dict[str, torch.Tensor] = {}
             if hp.lambda_GAN > 0:
+                # L_GAN(G, D, X, Y) of Eq. (1), generator side (LSGAN: (D(G(x)) - 1)²).
                 losses["g_gan"] = hp.lambda_GAN * self.criterion_gan(self.disc(fake_b), True, for_discriminator=False)
             if nce:
-                # Queries: G's encoder on G(x) (and G(y)), flipped back if the inputs were flipped.
-                feats_fake = self.gen.encode(fake, hp.nce_layers)
-                if flipped:
-                    feats_fake = [f.flip(3) for f in feats_fake]
-                    with torch.no_grad():  # keys of the unflipped images: constants of the loss
-                        feats_real = self.gen.encode(real.flip(3), hp.nce_layers)
-                nce_x = self.patch_nce([f[:n] for f in feats_real], [f[:n] for f in feats_fake])
-                if hp.nce_idt:
-                    # The official code averages the two terms: λ_NCE · (L_X + L_Y) / 2.
-                    losses["g_nce"] = 0.5 * nce_x
-                    losses["g_nce_idt"] = 0.5 * self.patch_nce([f[n:] for f in feats_real], [f[n:] for f in feats_fake])
+                terms = []
+                if self.keys_from_forward:
+                    # Queries: G's encoder on G(x) and G(y) in one pass, flipped back if the inputs were flipped.
+                    feats_fake = self.gen.encode(fake, hp.nce_layers)
+                    if flipped:
+                        feats_fake = [f.flip(3) for f in feats_fake]
+                        with torch.no_grad():  # keys of the unflipped images: constants of the loss
+                            feats_real = self.gen.encode(real.flip(3), hp.nce_layers)
+                    for part in (slice(0, n), slice(n, None)) if hp.nce_idt else (slice(0, n),):
+                        terms.append(self.patch_nce([f[part] for f in feats_real], [f[part] for f in feats_fake]))
                 else:
-                    losses["g_nce"] = nce_x
+                    # Batch statistics or dropout in G: the official passes, in the official order, so that batch
+                    # norm sees the same batches (and updates its running statistics the same way).
+                    terms.append(self.patch_nce_official(real_a, fake[:n], flipped))
+                    if hp.nce_idt:
+                        terms.append(self.patch_nce_official(real_b, fake[n:], flipped))
+                if hp.nce_idt:
+                    # λ_X = λ_Y: the official code averages the two terms, λ_NCE · (L_X + L_Y) / 2.
+                    losses["g_nce"], losses["g_nce_idt"] = 0.5 * terms[0], 0.5 * terms[1]
+                else:
+                    losses["g_nce"] = terms[0]
             self._step(opt_g, losses)
+
+    @property
+    def keys_from_forward(self) -> bool:
+        """Whether the PatchNCE keys may come from G's forward pass on [x; y] (see the module docstring).
+
+        True when G computes each image independently of the others in its batch, deterministically: instance norm
+        or none, no dropout (the paper's G). With batch norm or dropout the official passes are run instead.
+        """
+        hp = self.hparams
+        return hp.normG in ("instance", "none") and not hp.use_dropout
+
+    def patch_nce_official(self, src: torch.Tensor, out: torch.Tensor, flipped: bool) -> torch.Tensor:
+        """L_PatchNCE of (src, out) computed as the official ``calculate_NCE_loss``: queries G_enc(out) (flipped
+        back if the batch was flipped), then keys G_enc(src) from a second pass, both in training mode."""
+        feats_out = self.gen.encode(out, self.hparams.nce_layers)
+        if flipped:
+            feats_out = [f.flip(3) for f in feats_out]
+        with torch.no_grad():  # the official keys carry a graph, but the loss detaches them after H
+            feats_src = self.gen.encode(src, self.hparams.nce_layers)
+        return self.patch_nce(feats_src, feats_out)
 
     def patch_nce(self, feats_src: list[torch.Tensor], feats_out: list[torch.Tensor]) -> torch.Tensor:
         """λ_NCE · L_PatchNCE(G, H, ·) of Eq. (3), averaged over the layers as in the official code.
