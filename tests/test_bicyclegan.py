@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from translation_zoo import from_official
+from translation_zoo import from_official, weights
 from translation_zoo.hub import OfficialWeightsError, to_official
 from translation_zoo.models.base import n_params
 from translation_zoo.models.bicyclegan import BicycleGAN, UnetBlock, UnetBlockWithZ
@@ -210,6 +210,50 @@ def test_a_release_of_g_and_e_saved_by_pytorch_before_0_4_loads():
     x, z = torch.rand(1, 1, 64, 64) * 2 - 1, torch.randn(1, 8)
     with torch.no_grad():
         assert torch.equal(loaded(x, z=z), source(x, z=z))
+
+
+# The releases of the official pretrained_models/download_model.sh, with the options of scripts/test_<name>.sh.
+RELEASES = {"edges2shoes": 1, "edges2handbags": 1, "night2day": 3, "facades": 3, "maps": 3}  # name: input_nc
+
+
+def test_the_catalogue_holds_the_official_releases_of_g_and_e():
+    entries = {e.short_name: e for e in BicycleGAN.released_weights()}
+    assert set(entries) == set(RELEASES)
+    for name, entry in entries.items():
+        assert [(f.network, f.url, f.filename) for f in entry.files] == [
+            (
+                net,
+                f"http://efrosgans.eecs.berkeley.edu/BicycleGAN//models/{name}_net_{net}.pth",
+                f"latest_net_{net}.pth",
+            )
+            for net in ("G", "E")
+        ]
+        assert (entry.input_nc, entry.output_nc, entry.size) == (RELEASES[name], 3, 512 if name == "maps" else 256)
+        assert entry.options["input_nc"] == RELEASES[name] and entry.dataset == f"pix2pix/{name}"
+    assert weights.resolve("bicyclegan/edges2shoes") is weights.catalogue()["bicyclegan/edges2shoes"]
+
+
+def test_a_release_put_in_the_cache_by_hand_loads_and_gives_the_official_outputs(tmp_path, monkeypatch):
+    """``load_pretrained("bicyclegan/edges2shoes")`` on official-layout G and E files (the release's layout and
+    options, narrower so the test is quick): same outputs for a given z and for an exemplar, nothing downloaded."""
+    monkeypatch.setenv("TRANSLATION_ZOO_DATA", str(tmp_path))
+    monkeypatch.setenv(weights.OFFLINE_ENV, "1")
+    entry = weights.resolve("bicyclegan/edges2shoes")
+    source = randomise(BicycleGAN(**{**entry.options, "ngf": 4, "nef": 4, "ndf": 4}), seed=5)
+    official = to_official(source)
+    folder = weights.weights_dir(entry)
+    folder.mkdir(parents=True)
+    for f in entry.files:
+        torch.save(official[f.network], folder / f.filename)
+    model = weights.load_pretrained("bicyclegan/edges2shoes", ngf=4, nef=4, progress=False)
+    assert model.inference_size == (256, 256) and not model.training
+    assert model.hparams.where_add == "all" and model.hparams.input_nc == 1 and model.hparams.nz == 8
+    x, z, style = torch.rand(1, 1, 256, 256) * 2 - 1, torch.randn(1, 8), torch.rand(1, 3, 256, 256) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(model(x, z=z), source(x, z=z))
+        assert torch.equal(model(x, style=style), source(x, style=style))
+    with pytest.raises(OfficialWeightsError, match="ngf"):  # the entry's options are checked against the weights
+        weights.load_pretrained("bicyclegan/edges2shoes", ngf=8, nef=4, progress=False)
 
 
 def test_official_weights_errors_name_the_option_to_set():

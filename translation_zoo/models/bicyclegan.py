@@ -28,7 +28,7 @@ The second half only supplies D2's real images (B₂; or (A₂, B₂) with ``con
 with the five terms, where the latent regression ||E(G(A₁, z)) − z||₁ reaches G only ("we only update G for the
 L1 latent loss", §3.4 implementation details; E's weights are held fixed for that term); then D on
 (B₁, fake_enc) and D2 on (B₂, fake_rand), with the fakes computed before the G step. LSGAN; D losses not halved;
-losses of the two scales summed; KL summed over the batch and the code (not averaged), as the official code does.
+losses of the two scales summed; KL summed over the code and averaged over the batch (see Deviations).
 Adam(2e-4, β = (0.5, 0.999)); 100 epochs + 100 of linear decay by default (edges2shoes: 30 + 30).
 
 Test time (official ``test.py``): networks in eval mode (dropout off), z ~ N(0, I) per sample, or μ of E(B) for an
@@ -50,6 +50,11 @@ Parameter counts (default configuration, 3 → 3 channels; equal to the official
 
 Deviations:
 
+* L_KL is averaged over the batch (the expectation over B in the paper's L_KL, §3.2); the official code sums
+  it over the batch. At the official batch size of 2 (one image in the cVAE-GAN half) the two are equal; at larger
+  batches the sum multiplies λ_KL by the half-batch size against the (averaged) L1 and GAN terms, which squeezes
+  the code towards the prior: on the digits demo (batch 16, 400 batches) the summed KL cut random-z diversity ~5x
+  (``benchmarks/bicyclegan_diversity.py``, see ``benchmarks/RESULTS.md``).
 * Two optimisers, not four: one Adam over G and E, one over D and D2. Adam works per parameter, so with the
   official shared settings (same lr and betas, stepped together) the updates are identical.
 * ``unet_<S>``/``resnet_<S>``/``conv_<S>`` accept any power-of-two size S (log₂S down-samplings; log₂S − 3 encoder
@@ -76,9 +81,37 @@ from torch.func import functional_call
 from ..hub import Evidence, OfficialWeightsError, default_option, merge_evidence
 from ..losses import GANLoss
 from ..nn import init_weights
+from ..weights import Pretrained, WeightsFile
 from .base import Condition, InferenceSpec, TranslationGAN
 
 NormFactory = Callable[[int], nn.Module] | None
+
+# Released weights: ``pretrained_models/download_model.sh <name>`` of junyanz/BicycleGAN fetches G and E (the double
+# slash is the script's). The test scripts (``scripts/test_<name>.sh``) run them with the default options except
+# ``--input_nc`` and the image size; ``maps`` is tested at 512x512 with ``--no_encode`` (the unet_256 G is fully
+# convolutional; E, trained at 256x256, is not used there).
+_RELEASE_URL = "http://efrosgans.eecs.berkeley.edu/BicycleGAN//models/{}_net_{}.pth"
+_RELEASE_OPTIONS = {"netG": "unet_256", "netE": "resnet_256", "nz": 8, "ngf": 64, "nef": 64, "where_add": "all"}
+# name: (source, target, input_nc, size, official test direction, note)
+_RELEASES: dict[str, tuple[str, str, int, int, str, str]] = {
+    "edges2shoes": ("shoe edge map", "shoe photo", 1, 256, "AtoB", ""),
+    "edges2handbags": ("handbag edge map", "handbag photo", 1, 256, "AtoB", ""),
+    "night2day": ("night photo", "day photo", 3, 256, "AtoB", ""),
+    "facades": ("facade label map", "facade photo", 3, 256, "BtoA", ""),
+    "maps": (
+        "map",
+        "aerial photo",
+        3,
+        512,
+        "BtoA",
+        "The official test runs it at 512x512 without an encoded output (--no_encode); style= resizes the "
+        "exemplar to E's 256x256.",
+    ),
+}
+_LICENCE = (
+    "BSD (two-clause text; LICENSE of junyanz/BicycleGAN, (c) 2017 Jun-Yan Zhu, Richard Zhang and Deepak Pathak); "
+    "the authors state no separate terms for the weights; the training data keep their own terms"
+)
 
 
 # ---------------------------------------------------------------------------------------------- building blocks
@@ -687,8 +720,8 @@ class BicycleGAN(TranslationGAN):
                 losses["g_gan"] = hp.lambda_gan * self._adversarial(self.disc, judged(a1, fake_enc), True, False)
             if hp.lambda_gan2 > 0:  # L_GAN: D2 judges G(A, z), z ~ N(0, I)  (§3.3)
                 losses["g_gan2"] = hp.lambda_gan2 * self._adversarial(disc2, judged(a1, fake_rand), True, False)
-            if hp.lambda_kl > 0:  # L_KL = KL(N(μ, σ²) || N(0, I)), summed over batch and code as officially
-                losses["kl"] = hp.lambda_kl * (-0.5) * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+            if hp.lambda_kl > 0:  # L_KL = E_B[KL(N(μ, σ²) || N(0, I))]: summed over the code, mean over B
+                losses["kl"] = hp.lambda_kl * (-0.5) * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / half
             if hp.lambda_l1 > 0:  # L1^VAE = ||B − G(A, E(B))||₁  (§3.2; pix2pix+noise: L1^image with random z)
                 losses["g_l1"] = hp.lambda_l1 * F.l1_loss(fake_enc, b1)
             if hp.lambda_z > 0:  # L1^latent = ||z − E(G(A, z))||₁ on the encoder mean  (§3.3)
@@ -757,6 +790,38 @@ class BicycleGAN(TranslationGAN):
                 )
             options["conditional_D"] = conditional
         return options
+
+    @classmethod
+    def released_weights(cls) -> tuple[Pretrained, ...]:
+        """The five G + E releases of the official ``download_model.sh``, with the options of its test scripts."""
+        return tuple(
+            Pretrained(
+                name=f"bicyclegan/{name}",
+                model="BicycleGAN",
+                official_model="bicyclegan",
+                files=tuple(
+                    WeightsFile(net, _RELEASE_URL.format(name, net), f"latest_net_{net}.pth") for net in ("G", "E")
+                ),
+                options={**_RELEASE_OPTIONS, "input_nc": input_nc, "output_nc": 3},
+                source=source,
+                target=target,
+                input_nc=input_nc,
+                size=size,
+                dataset=f"pix2pix/{name}",
+                licence=_LICENCE,
+                notes=" ".join(
+                    n
+                    for n in (
+                        "Trained on the dataset's B -> A (official --direction BtoA)." if direction == "BtoA" else "",
+                        note,
+                        "As the official test.py: eval mode, a new z ~ N(0, I) per call (z= to fix it), "
+                        "style=<exemplar B> for the encoded output.",
+                    )
+                    if n
+                ),
+            )
+            for name, (source, target, input_nc, size, direction, note) in _RELEASES.items()
+        )
 
 
 # ---------------------------------------------------------------------------------------- architecture read-back
