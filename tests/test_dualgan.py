@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import lightning as L
@@ -212,6 +215,23 @@ def test_wgan_gp_mode_penalises_instead_of_clipping():
     assert max(float(p.detach().abs().max()) for p in model.disc_b.parameters()) > 0.5  # norm scales ~1 stay unclipped
     logged = model.trainer.logged_metrics
     assert {"train/d_gp_a_step", "train/d_gp_b_step", "train/g_rec_a_step"} <= set(logged)
+
+
+def test_quickstart_recipe_runs_end_to_end(tmp_path):
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
+    exe = Path(sys.executable).with_name("lightning")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "translation_zoo.cli"]
+    args = ["fit", "--config", str(ROOT / "recipes" / "quickstart_dualgan_digits.yaml"), "--trainer.max_epochs=1"]
+    args += ["--data.init_args.max_dataset_size=16", "--trainer.num_sanity_val_steps=0"]
+    out = subprocess.run([*cmd, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    (run_dir,) = (tmp_path / "runs" / "quickstart_dualgan").iterdir()
+    metrics = (run_dir / "metrics.csv").read_text()
+    assert "val/fid_digits_uci" in metrics and "val/acc_digits_uci" in metrics and "val/cyc_a" in metrics
+    assert "train/g_rec_a_epoch" in metrics and "train/d_a_epoch" in metrics
+    assert list((run_dir / "images").glob("*.png"))
+    state = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
+    assert state["global_step"] == 4  # 16 digits in batches of 8, n_critic = 1: a critic and a generator step each
 
 
 def _load_benchmark(name: str):

@@ -10,7 +10,12 @@ pinned in ``test_parameter_counts_equal_the_official_networks`` were counted on 
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import lightning as L
 import pytest
@@ -19,11 +24,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from translation_zoo import from_official
+from translation_zoo import from_official, load_model
 from translation_zoo.hub import OfficialWeightsError, to_official
 from translation_zoo.models.base import n_params
 from translation_zoo.models.ugatit import UGATIT, UGATITGenerator, clip_rho_
 
+ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 SN = nn.utils.spectral_norm
 TINY = dict(input_nc=1, output_nc=1, ngf=8, ndf=8, n_res=2, img_size=32, n_layers_global=5, n_layers_local=3)
@@ -211,6 +217,24 @@ def test_official_key_layout_round_trips(tmp_path):
     again = from_official("ugatit", **torch.load(tmp_path / "selfie2anime_params_0001000.pt", weights_only=True))
     x = images(2)
     assert torch.equal(again(x), model(x)) and torch.equal(again(x, "b2a"), model(x, "b2a"))
+
+
+@pytest.mark.parametrize("light", [False, True])
+def test_official_checkpoint_file_loads_with_load_model(tmp_path, light):
+    """The official UGATIT.save() file: ONE dict of the six networks' state dicts in the official key layout, named
+    <dataset>_params_<iteration>.pt. load_model reads it whole (weights_only) and gives the official outputs."""
+    cfg = dict(TINY, light=light)
+    nets = official_nets(cfg)
+    path = tmp_path / "selfie2anime_params_0001000.pt"
+    torch.save({name: net.state_dict() for name, net in nets.items()}, path)  # as the official save() does
+    model = load_model(path, model="ugatit", **({"img_size": 32} if light else {}))
+    assert not model.training and model.hparams.light == light and model.hparams.n_res == cfg["n_res"]
+    x = images(3)
+    for name, attr in UGATIT.official_networks.items():
+        for r, o in zip(nets[name].eval()(x), getattr(model, attr)(x)):
+            torch.testing.assert_close(o, r, rtol=1e-5, atol=1e-5 * float(r.abs().max()))
+    torch.testing.assert_close(model(x), nets["genA2B"](x)[0], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(model(x, "b2a"), nets["genB2A"](x)[0], rtol=1e-5, atol=1e-5)
 
 
 def test_official_options_contradicting_the_weights_name_the_option():
@@ -408,40 +432,40 @@ def test_bad_options_are_clear_errors():
         UGATIT(**{**TINY, "img_size": 30})
 
 
+def test_quickstart_recipe_runs_end_to_end(tmp_path):
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
+    exe = Path(sys.executable).with_name("lightning")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "translation_zoo.cli"]
+    args = ["fit", "--config", str(ROOT / "recipes" / "quickstart_ugatit_digits.yaml"), "--trainer.max_epochs=1"]
+    args += ["--data.init_args.max_dataset_size=16", "--trainer.num_sanity_val_steps=0"]
+    out = subprocess.run([*cmd, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    (run_dir,) = (tmp_path / "runs" / "quickstart_ugatit").iterdir()
+    metrics = (run_dir / "metrics.csv").read_text()
+    assert "val/fid_digits_uci" in metrics and "val/acc_digits_uci" in metrics and "val/cyc_a" in metrics
+    assert "train/g_cam_a_epoch" in metrics and "train/d_global_a_epoch" in metrics
+    assert list((run_dir / "images").glob("*.png"))
+    state = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
+    assert state["global_step"] == 4  # 16 digits in batches of 8: a D and a G step each
+
+
+def _load_benchmark(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 # ---------------------------------------------------------------------------------------------------- slow
 @pytest.mark.slow
 def test_ugatit_learns_mnist_to_uci_digits():
     """MNIST -> UCI: G(a) is closer to real UCI digits than the untranslated MNIST digits (FID in the UCI classifier's
     feature space) and keeps a's digit far above chance (that classifier's accuracy w.r.t. a's label)."""
-    from translation_zoo.data import DemoUnpairedDataModule, label_from_path
-    from translation_zoo.metrics import TranslationMetrics
-
     torch.set_num_threads(2)
-    L.seed_everything(0, verbose=False)
-    data = DemoUnpairedDataModule(batch_size=8, num_workers=0)
-    data.prepare_data()
-    data.setup("fit")
-    data.setup("test")
     # Paper settings at a CPU scale: 32x32 grey, ngf = ndf = 16, 2 residual blocks, D with 5 and 3 layers,
     # 100 iterations of batch 8, the learning rate decayed linearly over the second half.
-    model = UGATIT(**{**TINY, "ngf": 16, "ndf": 16}, n_iterations=100)
-
-    @torch.no_grad()
-    def score(translate) -> dict[str, float]:
-        suite = TranslationMetrics(metrics=("fid", "acc"), feature_extractor="digits_uci", paired=False)
-        for batch in data.test_dataloader():
-            labels = torch.tensor([label_from_path(p) for p in batch["A_path"]])
-            suite.update(translate(batch["A"]), batch["B"], labels)
-        return {k.split("_")[0]: float(v) for k, v in suite.compute().items()}
-
-    model.eval()
-    identity, before = score(lambda a: a), score(model)
-    trainer = L.Trainer(
-        accelerator="cpu", max_epochs=1, limit_train_batches=100, limit_val_batches=0, logger=False,
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-    )  # fmt: skip
-    trainer.fit(model.train(), datamodule=data)
-    after = score(model.eval())
-    print(f"\nU-GAT-IT mnist_uci: untranslated {identity}, initial G {before}, trained G {after}")
-    assert after["fid"] < 0.5 * identity["fid"], (identity, after)  # better than no translation
-    assert before["acc"] < 0.15 and after["acc"] > 0.2, (before, after)  # chance: 0.1
+    r = _load_benchmark("ugatit_digits").train_and_score(iterations=100, seed=0)
+    print(f"\nU-GAT-IT mnist_uci: {r}")
+    assert r["fid_before"] > r["fid_identity"] and r["acc_before"] < 0.15, r  # chance: 0.1
+    assert r["fid_after"] < 0.5 * r["fid_identity"], r  # better than no translation
+    assert r["acc_after"] > 0.2, r

@@ -2,7 +2,8 @@
 
 Yi, Zhang, Tan, Gong. ICCV 2017. arXiv:1704.02510
 Reference code: duxingren14/DualGAN (TensorFlow 1; ``model.py``, ``ops.py``, ``main.py``). There is no official
-PyTorch code and no PyTorch release of the weights, so no official-weights import and no speed comparison.
+PyTorch code, so no speed comparison. Released weights: TensorFlow checkpoints only (``checkpoint/download_ckpt.sh``:
+facades, day-night, oil-chinese, sketch-photo), which are not imported here (no official-weights import).
 
 Two U-Net translators, G_A: U→V (``gen_a2b``) and G_B: V→U (``gen_b2a``), and two Wasserstein critics, D_A judging
 domain V (``disc_b``, the official ``A_d_``) and D_B judging domain U (``disc_a``, the official ``B_d_``), trained
@@ -37,7 +38,9 @@ Numbers, with their source (paper §3 / official ``main.py`` flags, the README's
   generators on every n_critic-th batch.
 - RMSProp with lr = 5e-5 and decay 0.9 for both players (official ``train``; paper §3: momentum methods such as
   Adam were unstable), TensorFlow 1's variant (:class:`TFRMSprop`); constant learning rate; batch size 1;
-  100 epochs; images resized to 256x256 with random horizontal flips (``--flip``).
+  100 epochs; images resized to 256x256 (``cv2.resize``), never flipped: ``main.py`` passes
+  ``flip=(args.flip == 'True')``, a bool compared with a string, so the official training runs without the flips
+  that its ``--flip`` flag (default True) promises.
 - Init: conv weights ~ truncated N(0, 0.02) (cut at 2σ), transposed-conv and linear weights ~ N(0, 0.02), biases 0.
 
 Parameters (input_nc = output_nc = 3, default configuration): each generator 30,627,907; each critic 3,921,281
@@ -56,6 +59,11 @@ Notes:
 
 Deviations:
 
+- Where the paper and the official code's defaults differ, the defaults follow the paper (§3, Algorithm 1):
+  WGAN with weight clipping (the code's ``--GAN_type`` default is ``wgan-gp``: ``gan_mode="wgan-gp"``) and a
+  PatchGAN critic (the code's ``--disc_type`` default is ``globalgan``: ``disc_type="globalgan"``). The README's
+  training commands pass neither flag, so they run ``wgan-gp`` with ``globalgan``; ``n_critic``, ``clip_value``,
+  the optimiser, the learning rate and the batch size are the code's defaults.
 - With ``dropout`` > 0 it is the probability of zeroing (official: the keep probability), and it is off in
   eval mode (official: on at test time as well).
 - The critic/generator schedule counts batches within the epoch (``batch_idx``); the official code counts them
@@ -471,7 +479,7 @@ class DualGAN(TranslationGAN):
                 "d_b": self._critic_loss(self.disc_b, real_b, fake_b.detach()),  # l^d_A, Eq. (1)
                 "d_a": self._critic_loss(self.disc_a, real_a, fake_a.detach()),  # l^d_B, Eq. (2)
             }
-            if hp.gan_mode == "wgan-gp":
+            if hp.gan_mode == "wgan-gp":  # γ · E[(||∇D(x̂)||₂ - 1)²] (WGAN-GP, Eq. 3 of arXiv:1704.00028)
                 losses["d_gp_b"] = hp.lambda_gp * gradient_penalty(self.disc_b, real_b, fake_b)
                 losses["d_gp_a"] = hp.lambda_gp * gradient_penalty(self.disc_a, real_a, fake_a)
             self._step(opt_d, losses)
