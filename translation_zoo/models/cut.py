@@ -31,12 +31,12 @@ code):
 * Patch locations and the flip coin are drawn from torch's RNG (official: numpy's), so seeding and checkpointed RNG
   state cover them.
 * The keys of the PatchNCE loss, the encoder features of the real images, are taken from G's forward pass on them
-  (detached) instead of a second encoder pass, and the queries of G(x) and G(y) come from one encoder pass: the same
-  values (up to float rounding) at ~10% fewer FLOPs, because the paper's G (instance norm, no dropout) treats each
-  image on its own. Not for a flipped FastCUT batch (G saw the flipped images: the keys get their own pass), and not
-  when G has batch norm or dropout (``normG="batch"``, ``use_dropout``): there the official passes run in the
-  official order (:meth:`CUT.patch_nce_official`). ``tests/test_cut.py`` checks the gradients against the official
-  recomputation and the losses of both paths against the official code.
+  (detached) instead of a second encoder pass: the same values (up to float rounding) at ~10% fewer FLOPs, because
+  the paper's G (instance norm, no dropout) treats each image on its own. Not for a flipped FastCUT batch (G saw the
+  flipped images: the keys get their own pass), and not when G has batch norm or dropout (``normG="batch"``,
+  ``use_dropout``; :attr:`CUT.keys_from_forward`): there the official second pass runs, in the official order.
+  ``tests/test_cut.py`` checks the gradients against the official recomputation and the losses of both paths
+  against the official code.
 * The official ``train.py`` runs one extra forward/backward on the first batch (``data_dependent_initialize``, which
   creates F) without an optimiser step; it changes no weight (only batch-norm running statistics with
   ``normG="batch"``) and is not run here.
@@ -623,22 +623,25 @@ class CUT(TranslationGAN):
                 # L_GAN(G, D, X, Y) of Eq. (1), generator side (LSGAN: (D(G(x)) - 1)²).
                 losses["g_gan"] = hp.lambda_GAN * self.criterion_gan(self.disc(fake_b), True, for_discriminator=False)
             if nce:
+                # λ_X L_PatchNCE(G, H, X) (Eq. 3) and, for CUT, λ_Y L_PatchNCE(G, H, Y) on (y, G(y)), each as the
+                # official calculate_NCE_loss: queries from G's encoder on the translation (flipped back if the batch
+                # was flipped), keys of the unflipped source; the images of one term share their patch locations.
                 terms = []
-                if self.keys_from_forward:
-                    # Queries: G's encoder on G(x) and G(y) in one pass, flipped back if the inputs were flipped.
-                    feats_fake = self.gen.encode(fake, hp.nce_layers)
+                parts = ((slice(0, n), real_a), (slice(n, None), real_b)) if hp.nce_idt else ((slice(0, n), real_a),)
+                for part, src in parts:
+                    # One encoder pass per term (not one over [G(x); G(y)] sliced after): the slices' backward
+                    # would write both halves into full-size zero tensors, at every layer.
+                    feats_out = self.gen.encode(fake[part], hp.nce_layers)
                     if flipped:
-                        feats_fake = [f.flip(3) for f in feats_fake]
-                        with torch.no_grad():  # keys of the unflipped images: constants of the loss
-                            feats_real = self.gen.encode(real.flip(3), hp.nce_layers)
-                    for part in (slice(0, n), slice(n, None)) if hp.nce_idt else (slice(0, n),):
-                        terms.append(self.patch_nce([f[part] for f in feats_real], [f[part] for f in feats_fake]))
-                else:
-                    # Batch statistics or dropout in G: the official passes, in the official order, so that batch
-                    # norm sees the same batches (and updates its running statistics the same way).
-                    terms.append(self.patch_nce_official(real_a, fake[:n], flipped))
-                    if hp.nce_idt:
-                        terms.append(self.patch_nce_official(real_b, fake[n:], flipped))
+                        feats_out = [f.flip(3) for f in feats_out]
+                    if reuse:
+                        feats_src = [f[part] for f in feats_real]  # detached in patch_nce
+                    else:
+                        # A flipped batch, or batch norm / dropout in G: the official second pass (its keys carry a
+                        # graph there, but the loss detaches them after H).
+                        with torch.no_grad():
+                            feats_src = self.gen.encode(src, hp.nce_layers)
+                    terms.append(self.patch_nce(feats_src, feats_out))
                 if hp.nce_idt:
                     # λ_X = λ_Y: the official code averages the two terms, λ_NCE · (L_X + L_Y) / 2.
                     losses["g_nce"], losses["g_nce_idt"] = 0.5 * terms[0], 0.5 * terms[1]
@@ -651,20 +654,11 @@ class CUT(TranslationGAN):
         """Whether the PatchNCE keys may come from G's forward pass on [x; y] (see the module docstring).
 
         True when G computes each image independently of the others in its batch, deterministically: instance norm
-        or none, no dropout (the paper's G). With batch norm or dropout the official passes are run instead.
+        or none, no dropout (the paper's G). With batch norm or dropout the official second pass runs instead (in
+        the official order: queries, then keys), so batch norm sees the official batches.
         """
         hp = self.hparams
         return hp.normG in ("instance", "none") and not hp.use_dropout
-
-    def patch_nce_official(self, src: torch.Tensor, out: torch.Tensor, flipped: bool) -> torch.Tensor:
-        """L_PatchNCE of (src, out) computed as the official ``calculate_NCE_loss``: queries G_enc(out) (flipped
-        back if the batch was flipped), then keys G_enc(src) from a second pass, both in training mode."""
-        feats_out = self.gen.encode(out, self.hparams.nce_layers)
-        if flipped:
-            feats_out = [f.flip(3) for f in feats_out]
-        with torch.no_grad():  # the official keys carry a graph, but the loss detaches them after H
-            feats_src = self.gen.encode(src, self.hparams.nce_layers)
-        return self.patch_nce(feats_src, feats_out)
 
     def patch_nce(self, feats_src: list[torch.Tensor], feats_out: list[torch.Tensor]) -> torch.Tensor:
         """λ_NCE · L_PatchNCE(G, H, ·) of Eq. (3), averaged over the layers as in the official code.
