@@ -48,12 +48,18 @@ def _multidomain(model: TranslationGAN, g: torch.Generator, n: int, size: int) -
     }
 
 
+def _unconditional(model: TranslationGAN, g: torch.Generator, n: int, size: int) -> dict:
+    return {"image": _smooth_images(g, n, model.hparams.channels, size), "path": [f"r{i}.png" for i in range(n)]}
+
+
 #: batch_kind -> (builder, key of the source images, key of the target-like images). A model of a new kind is
-#: covered by the zoo-wide tests by adding its builder here (DESIGN.md, "Every kind of model").
+#: covered by the zoo-wide tests by adding its builder here (DESIGN.md, "Every kind of model"). Unconditional
+#: models have no source key: what ``forward`` takes is the number of images to generate.
 BATCH_KINDS = {
     "paired": (_paired, "A", "B"),
     "unpaired": (_paired, "A", "B"),
     "multidomain": (_multidomain, "image", "image"),
+    "unconditional": (_unconditional, None, "image"),
 }
 
 
@@ -65,9 +71,18 @@ def make_batch(model: TranslationGAN, n: int = 2, size: int = 32, seed: int = 0)
     return build(model, torch.Generator().manual_seed(seed), n, size)
 
 
-def source_of(model: TranslationGAN, batch: dict) -> torch.Tensor:
-    """The images the model translates (what ``forward`` takes) in a batch of its kind."""
-    return batch[BATCH_KINDS[model.batch_kind][1]]
+def source_of(model: TranslationGAN, batch: dict) -> torch.Tensor | int:
+    """The images the model translates (what ``forward`` takes) in a batch of its kind; for unconditional models
+    the number of images in the batch (``forward(n)``)."""
+    key = BATCH_KINDS[model.batch_kind][1]
+    return len(batch[BATCH_KINDS[model.batch_kind][2]]) if key is None else batch[key]
+
+
+def predict_batch(model: TranslationGAN, x: torch.Tensor | int, paths: list[str] | None) -> dict:
+    """A ``lightning predict`` batch for ``x`` = :func:`source_of` (unconditional: one index per image)."""
+    if isinstance(x, int):
+        return {"index": torch.arange(x), "path": paths}
+    return {"A": x, "path": paths}
 
 
 def target_of(model: TranslationGAN, batch: dict) -> torch.Tensor:

@@ -259,7 +259,8 @@ class SaveAfter(L.Callback):
 
 class BatchItems(Dataset):
     def __init__(self, batch: dict) -> None:
-        self.items = [{k: v[i] for k, v in batch.items()} for i in range(len(batch["A"]))]
+        n = len(next(v for v in batch.values() if isinstance(v, torch.Tensor)))  # any batch kind
+        self.items = [{k: v[i] for k, v in batch.items()} for i in range(n)]
 
     def __len__(self) -> int:
         return len(self.items)

@@ -5,8 +5,10 @@
     translation-zoo export --ckpt checkpoints/facades_pretrained/latest_net_G.pth --model pix2pix --format onnx
 
 The exported graph is the generator alone, in eval mode: input ``image`` (N, C, H, W) float32 in [-1, 1], output
-``translated`` (N, C', H, W) in [-1, 1]. Batch, height and width are dynamic; height and width must be multiples of
-the architecture's factor (U-Net: ``2**num_downs``, e.g. 256 for ``unet_256``; ResNet generator: 4).
+``translated`` (N, C', H, W) in [-1, 1]. Unconditional models (GAN, DCGAN, VAE) export their generator with the
+latent code as the only input: ``z`` (N, nz) -> ``generated`` (N, C, H, W) in [-1, 1], dynamic batch.
+Batch, height and width are dynamic; height and width must be multiples of the architecture's factor (U-Net:
+``2**num_downs``, e.g. 256 for ``unet_256``; ResNet generator: 4).
 
 pix2pix note: the paper (and the official ``test.py`` without ``--eval``) keeps dropout on and uses the test batch's
 batch-norm statistics at inference. An exported graph is the deterministic eval-mode generator instead (dropout off,
@@ -94,24 +96,26 @@ def export_generator(
     height, width = check_size(size, multiple)
     g = torch.Generator().manual_seed(0)
     extra = {k: _batch_of(v, 2, g) for k, v in spec.extra_inputs.items()}
-    example = (torch.rand(2, spec.input_nc, height, width, generator=g) * 2 - 1, *extra.values())
+    image = (torch.rand(2, spec.input_nc, height, width, generator=g) * 2 - 1,) if spec.image_input else ()
+    example = (*image, *extra.values())
 
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     if format == "onnx":
-        _export_onnx(gen, example, list(spec.extra_inputs), output, opset, dynamo)
+        _export_onnx(gen, example, list(spec.extra_inputs), output, opset, dynamo, spec.image_input)
     else:
         _export_torchscript(gen, example, output)
     if verify:
         # A second size and batch check that the graph really is dynamic, not just right at the trace size.
-        probe = (
-            torch.rand(3, spec.input_nc, height + multiple, width, generator=g) * 2 - 1,
-            *(_batch_of(v, 3, g) for v in spec.extra_inputs.values()),
+        image = (
+            (torch.rand(3, spec.input_nc, height + multiple, width, generator=g) * 2 - 1,) if spec.image_input else ()
         )
+        probe = (*image, *(_batch_of(v, 3, g) for v in spec.extra_inputs.values()))
         diff = compare_with_pytorch(output, gen, probe, format)
         if diff is not None and (diff[0] > TOLERANCE_MAX or diff[1] > TOLERANCE_MEAN):
             raise RuntimeError(
-                f"the exported {format} model differs from PyTorch on a {tuple(probe[0].shape)} input: max |diff| "
+                f"the exported {format} model differs from PyTorch on inputs {[tuple(t.shape) for t in probe]}: "
+                f"max |diff| "
                 f"{diff[0]:.2e} (tolerance {TOLERANCE_MAX}), mean {diff[1]:.2e} (tolerance {TOLERANCE_MEAN}); "
                 "please report this with the model's hyper-parameters"
             )
@@ -139,13 +143,18 @@ def _export_onnx(
     output: Path,
     opset: int | None,
     dynamo: bool | None,
+    image_input: bool = True,
 ) -> None:
     if importlib.util.find_spec("onnx") is None:
         raise ImportError("ONNX export needs the onnx package: pip install onnx onnxscript")
     has_dynamic = hasattr(torch.export, "Dim") and hasattr(torch.export.Dim, "DYNAMIC")
     if dynamo is None:
         dynamo = has_dynamic and importlib.util.find_spec("onnxscript") is not None
-    names = {"input_names": ["image", *extra_names], "output_names": ["translated"]}
+    image_names = ["image"] if image_input else []
+    names = {
+        "input_names": [*image_names, *extra_names],
+        "output_names": ["translated" if image_input else "generated"],
+    }
     if opset is not None:
         names["opset_version"] = opset  # type: ignore[assignment]
     if dynamo:
@@ -160,14 +169,15 @@ def _export_onnx(
             dynamo=True,
             # DYNAMIC lets torch.export derive the constraints (e.g. U-Net sizes divisible by 2**num_downs) itself.
             # Positional: generators name their arguments freely. Extra inputs: a dynamic batch only.
-            dynamic_shapes=({0: dim, 2: dim, 3: dim}, *({0: dim} for _ in extra_names)),
+            dynamic_shapes=(*({0: dim, 2: dim, 3: dim} for _ in image_names), *({0: dim} for _ in extra_names)),
             external_data=big,  # one self-contained file unless the weights exceed protobuf's 2 GB
             verbose=False,
             **names,
         )
     else:
         axes = {0: "batch", 2: "height", 3: "width"}
-        dynamic = {"image": axes, "translated": axes, **{n: {0: "batch"} for n in extra_names}}
+        out_name = names["output_names"][0]
+        dynamic = {**{n: axes for n in image_names}, out_name: axes, **{n: {0: "batch"} for n in extra_names}}
         with warnings.catch_warnings():
             # The legacy exporter warns that it is deprecated and that instance norm uses input statistics (it
             # should: the official InstanceNorm tracks no running statistics).

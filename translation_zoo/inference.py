@@ -161,8 +161,9 @@ def network_conditions(model: TranslationGAN, conditions: Mapping[str, Any]) -> 
     return model.check_conditions({k: v for k, v in conditions.items() if declared[k].kind == "choice"})
 
 
-def prepare_conditions(model: TranslationGAN, conditions: Mapping[str, Any], x: torch.Tensor) -> dict[str, Any]:
-    """``conditions`` as ``model.forward`` takes them for the batch ``x`` (N, C, H, W), checked.
+def prepare_conditions(model: TranslationGAN, conditions: Mapping[str, Any], x: torch.Tensor | int) -> dict[str, Any]:
+    """``conditions`` as ``model.forward`` takes them for the batch ``x`` (N, C, H, W), checked; for an
+    unconditional model ``x`` is the number of images to generate.
 
     Image conditions (a reference or style image: a path, a PIL image or a tensor) are read with the channels
     the model declares, resized to ``x``'s height and width and scaled to [-1, 1]; codes and vectors given as
@@ -175,7 +176,11 @@ def prepare_conditions(model: TranslationGAN, conditions: Mapping[str, Any], x: 
     """
     declared = model.inference_conditions()
     model.check_conditions(conditions, names_only=True)
-    n, (height, width) = x.shape[0], x.shape[-2:]
+    if isinstance(x, int):  # unconditional: forward(n); codes go to the model's device and dtype
+        param = next(model.parameters())
+        n, (height, width), device, dtype = x, (0, 0), param.device, param.dtype
+    else:
+        n, (height, width), device, dtype = x.shape[0], x.shape[-2:], x.device, x.dtype
     out: dict[str, Any] = {}
     for name, value in conditions.items():
         if value is None:
@@ -190,7 +195,7 @@ def prepare_conditions(model: TranslationGAN, conditions: Mapping[str, Any], x: 
         elif kind in ("code", "vector") and not isinstance(value, torch.Tensor):
             value = torch.as_tensor(value, dtype=torch.float32).reshape(1, -1)
         if isinstance(value, torch.Tensor):
-            value = value.to(x.device, x.dtype if value.is_floating_point() else value.dtype)
+            value = value.to(device, dtype if value.is_floating_point() else value.dtype)
             if kind in ("image", "code", "vector") and value.dim() >= 1 and value.shape[0] == 1 and n > 1:
                 value = value.expand(n, *value.shape[1:])
         out[name] = value
@@ -260,6 +265,11 @@ def translate(
     if not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
     spec = model.inference_spec(**network_conditions(model, conditions))
+    if not spec.image_input:
+        raise ValueError(
+            f"{type(model).__name__} is unconditional: it generates images from noise and translates none; "
+            "use model.sample(n) (or `lightning predict` with its data module's num_samples)"
+        )
     multiple, channels = spec.size_multiple, spec.input_nc
     if channels not in (1, 3):
         raise ValueError(f"translate handles 1- or 3-channel images; the generator takes {channels} channels")

@@ -24,8 +24,17 @@ Batch contract (every data module, every stage):
 
       {"image": (N, C, H, W), "domain": (N,) int64, "path": list[str]}
 
-A model names the layout it trains on in ``batch_kind`` (``"paired"``, ``"unpaired"``, ``"multidomain"``); the
-zoo-wide tests build a synthetic batch of that kind (``tests/conftest.py``, ``BATCH_KINDS``).
+* Unconditional batches (GAN, DCGAN, VAE; ``ImageFolderDataModule``), real images only::
+
+      {"image": (N, C, H, W), "path": list[str]}
+
+  and their predict batches, one generated image per index (``num_samples`` of them)::
+
+      {"index": (N,) int64, "path": list[str]}
+
+A model names the layout it trains on in ``batch_kind`` (``"paired"``, ``"unpaired"``, ``"multidomain"``,
+``"unconditional"``); the zoo-wide tests build a synthetic batch of that kind (``tests/conftest.py``,
+``BATCH_KINDS``).
 
 Errors in the data or in data options raise ``DataError`` (a ``ValueError``) naming the file, folder
 or option at fault. Data-module ``__init__`` never touches the disk, so recipes parse without data.
@@ -34,12 +43,15 @@ or option at fault. Data-module ``__init__`` never touches the disk, so recipes 
 from translation_zoo.data.base import DataError, TranslationDataModule, list_images, load_image
 from translation_zoo.data.demo import DemoPairedDataModule, DemoUnpairedDataModule, label_from_path
 from translation_zoo.data.paired import PairedDataModule
+from translation_zoo.data.unconditional import DemoImageFolderDataModule, ImageFolderDataModule
 from translation_zoo.data.unpaired import UnpairedDataModule
 
 __all__ = [
     "DataError",
+    "DemoImageFolderDataModule",
     "DemoPairedDataModule",
     "DemoUnpairedDataModule",
+    "ImageFolderDataModule",
     "PairedDataModule",
     "TranslationDataModule",
     "UnpairedDataModule",

@@ -116,17 +116,20 @@ class InferenceSpec:
 
     Args:
         module: the network to run and export, called as ``module(image, *extra_inputs.values())`` and returning
-            one image batch in [-1, 1].
-        input_nc: channels of the image input.
+            one image batch in [-1, 1]; without ``image_input``, as ``module(*extra_inputs.values())``.
+        input_nc: channels of the image input (unconditional models: of the generated images).
         size_multiple: image height and width must be multiples of this.
         extra_inputs: example tensors (batch 1) of the further inputs, in call order, e.g. ``{"z": randn(1, 8)}``;
             exported as graph inputs named by their keys, with a dynamic batch dimension.
+        image_input: whether the network takes an image first. ``False`` for unconditional generators (GAN, VAE
+            decoder): their only inputs are ``extra_inputs`` (the latent code ``z``), and they translate nothing.
     """
 
     module: nn.Module
     input_nc: int
     size_multiple: int = 1
     extra_inputs: dict[str, torch.Tensor] = field(default_factory=dict)
+    image_input: bool = True
 
 
 class TranslationGAN(L.LightningModule):
@@ -155,6 +158,8 @@ class TranslationGAN(L.LightningModule):
             Ignored when ``optimizer`` is given (pass ``fused`` in its ``init_args`` instead).
     """
 
+    #: The batch layout it trains on (``data/__init__.py``): ``paired``, ``unpaired``, ``multidomain`` or
+    #: ``unconditional`` (no input image: ``forward(n)`` / :meth:`sample` generate images from noise).
     batch_kind: ClassVar[str] = "paired"
     #: Constructor arguments of a tiny variant (32x32 grayscale, few filters) for tests and smoke runs.
     tiny_config: ClassVar[dict[str, Any]] = {}
@@ -435,8 +440,37 @@ class TranslationGAN(L.LightningModule):
 
     # --------------------------------------------------------------------------------------- inference
     def forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
-        """Translate a batch of source images (N, C, H, W) in [-1, 1]."""
+        """Translate a batch of source images (N, C, H, W) in [-1, 1]. Unconditional models: ``forward(n)``
+        generates ``n`` images (``forward(z=codes)``: one per code)."""
         raise NotImplementedError
+
+    @property
+    def unconditional(self) -> bool:
+        """Whether the model generates images from noise alone (``batch_kind == "unconditional"``)."""
+        return self.batch_kind == "unconditional"
+
+    @torch.no_grad()
+    def sample(self, n: int | None = None, **conditions: Any) -> torch.Tensor:
+        """``n`` images (N, C, H, W) in [-1, 1] from an unconditional model, in eval mode without gradients.
+
+        ``z=`` (N, nz) gives the latent codes (then ``n`` may be left out); missing codes are drawn from the
+        model's prior. The model's train/eval mode is restored afterwards.
+
+        Raises:
+            TypeError: the model is not unconditional (use :meth:`translate`).
+            ConditionError: an unknown condition or a code of the wrong shape.
+        """
+        if not self.unconditional:
+            raise TypeError(
+                f"{type(self).__name__} translates images ({self.batch_kind}); use translate(), not sample()"
+            )
+        conditions = self.check_conditions(conditions)
+        was_training = self.training
+        self.eval()
+        try:
+            return self(n, **conditions)
+        finally:
+            self.train(was_training)
 
     def inference_conditions(self) -> dict[str, Condition]:
         """The conditions ``forward`` takes besides the image, by name (none by default)."""
@@ -487,10 +521,12 @@ class TranslationGAN(L.LightningModule):
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
         """``{"fake": (N, C, H, W), "path": ...}``; with ``predict_num_samples`` > 1 also ``"samples"``, a list of
-        that many (N, C, H, W) outputs (``fake`` is the first), drawn with the model's own sampling."""
+        that many (N, C, H, W) outputs (``fake`` is the first), drawn with the model's own sampling.
+
+        Unconditional models read ``{"index": (N,), "path": ...}`` batches and generate one image per index."""
         from ..inference import prepare_conditions  # here: inference imports the models
 
-        x = batch["A"]
+        x = len(batch["index"]) if self.unconditional else batch["A"]
         conditions = prepare_conditions(self, self.predict_conditions, x)
         samples = [self(x, **conditions) for _ in range(max(1, int(self.predict_num_samples)))]
         out = {"fake": samples[0], "path": batch.get("path")}
@@ -500,7 +536,10 @@ class TranslationGAN(L.LightningModule):
 
     @torch.no_grad()
     def visuals(self, batch: dict[str, Any]) -> list[list[torch.Tensor]]:
-        """Image rows for grids: each row a list of (N, C, H, W) tensors shown side by side."""
+        """Image rows for grids: each row a list of (N, C, H, W) tensors shown side by side (unconditional
+        models: samples | real images)."""
+        if self.unconditional:
+            return [[self(len(batch["image"])), batch["image"]]]
         return [[batch["A"], self(batch["A"]), batch["B"]]]
 
     @staticmethod
@@ -569,7 +608,11 @@ class TranslationGAN(L.LightningModule):
         self.eval_step(batch, "test")
 
     def eval_step(self, batch: dict[str, Any], stage: str) -> None:
-        """One validation (``stage="val"``) or test batch: the metrics score ``self(A)`` against ``B``."""
+        """One validation (``stage="val"``) or test batch: the metrics score ``self(A)`` against ``B``
+        (unconditional models: as many samples as real images, against ``batch["image"]``)."""
+        if self.unconditional:
+            self.update_eval_metrics(self(len(batch["image"])), batch["image"], batch)
+            return
         self.update_eval_metrics(self(batch["A"]), batch["B"], batch)
 
     def eval_cycle(

@@ -1,0 +1,148 @@
+"""Do GAN, DCGAN and VAE learn to draw digits? Samples scored on embedded real data (no download).
+
+    python benchmarks/backbones_digits.py                            # the three models, the slow tests' settings
+    python benchmarks/backbones_digits.py --models vae --batches 3000 --seeds 0 1 2
+
+Each model trains on the embedded demo ``mnist_digits`` (the 4,000 MNIST digits the shipped digit classifier was
+trained on, 32x32 grey) for a fixed number of batches (``CONFIGS``, or ``--batches``; ``--seconds`` stops on wall
+clock instead), in its paper's configuration except where ``CONFIGS`` says otherwise (each with its reason). Then
+1,000 samples are scored in the feature space of that classifier (``digits_mnist``):
+
+* FID of the samples against the 1,000 held-out real digits the classifier never saw, before (the initialised
+  generator) and after training;
+* classes covered: digits that the classifier finds in at least 2 % of the samples (all ten: no mode collapse onto
+  a few digits; a uniform model gives each 10 %), and the share of the rarest class.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+import lightning as L
+import torch
+
+from translation_zoo.data import DemoImageFolderDataModule
+from translation_zoo.metrics import DigitFeatures, FrechetDistance, digit_split
+
+#: Per model: constructor options on the 32x32 digits, batch size. Why each differs from the paper's default:
+CONFIGS: dict[str, tuple[dict[str, Any], int, int]] = {
+    # The paper's MLPs, maxout D, dropout, SGD with momentum; the images are the demo's 32x32 (1,024 inputs).
+    "gan": ({"image_size": 32}, 100, 500),
+    # The official networks at the digits' size (three levels instead of four), widths ngf = ndf = 32 (official 128:
+    # a CPU budget). Batch 128, Adam 2e-4 / 0.5, one player per batch as the official code.
+    "dcgan": ({"channels": 1, "image_size": 32, "ngf": 32, "ndf": 32}, 128, 500),
+    # The paper's MNIST model (500 tanh units, nz 20, Bernoulli, Adagrad 0.02), minibatch 100.
+    "vae": ({"image_size": 32}, 100, 2000),
+}
+
+
+def model_class(name: str):
+    from translation_zoo.models import DCGAN, GAN, VAE
+
+    return {"gan": GAN, "dcgan": DCGAN, "vae": VAE}[name]
+
+
+class Budget(L.Callback):
+    """Stop training after ``batches`` training batches, or ``seconds`` of wall clock if given."""
+
+    def __init__(self, batches: int | None = None, seconds: float | None = None) -> None:
+        self.batches, self.seconds = batches, seconds
+        self.start, self.seen = 0.0, 0
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.seen += 1
+        if self.batches is not None and self.seen >= self.batches:
+            trainer.should_stop = True
+        if self.seconds is not None and time.perf_counter() - self.start > self.seconds:
+            trainer.should_stop = True
+
+
+@torch.no_grad()
+def score(model, n: int = 1000, min_share: float = 0.02) -> dict[str, float]:
+    """FID (digits_mnist) of ``n`` samples against the held-out real digits, classes covered, rarest share."""
+    extractor = DigitFeatures("mnist")
+    _, _, x_test, _ = digit_split("mnist")
+    model.eval()
+    torch.manual_seed(1234)
+    fake = torch.cat([model.sample(250) for _ in range(n // 250)])
+    fid = FrechetDistance(extractor.num_features)
+    fid.update(extractor(x_test), real=True)
+    feats, logits = extractor.features_and_logits(fake)
+    fid.update(feats, real=False)
+    share = torch.bincount(logits.argmax(1), minlength=10).float() / len(fake)
+    return {"fid": float(fid.compute()), "classes": int((share >= min_share).sum()), "rarest": float(share.min())}
+
+
+def train_and_score(
+    name: str,
+    seconds: float | None = None,
+    seed: int = 0,
+    threads: int | None = None,
+    options: dict[str, Any] | None = None,
+    batch_size: int | None = None,
+    batches: int | None = None,
+) -> dict[str, float]:
+    """Train model ``name`` on mnist_digits for ``CONFIGS[name]``'s batches (or ``batches``, or ``seconds`` of wall
+    clock); FID and class coverage of samples before and after. ``options`` and ``batch_size`` replace
+    ``CONFIGS[name]``'s."""
+    if threads:
+        torch.set_num_threads(threads)
+    L.seed_everything(seed, verbose=False)
+    default_options, default_batch, default_batches = CONFIGS[name]
+    options = default_options if options is None else options
+    batch_size = batch_size or default_batch
+    if seconds is None:
+        batches = batches or default_batches
+    model = model_class(name)(**options)
+    data = DemoImageFolderDataModule(batch_size=batch_size)
+    result = {f"before_{k}": v for k, v in score(model).items()}
+    L.seed_everything(seed, verbose=False)
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_epochs=-1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        callbacks=[Budget(batches, seconds)],
+    )
+    model.train()
+    t0 = time.perf_counter()
+    trainer.fit(model, datamodule=data)
+    result["train_seconds"] = time.perf_counter() - t0
+    result["batches"] = trainer.fit_loop.epoch_loop._batches_that_stepped
+    result.update({f"after_{k}": v for k, v in score(model).items()})
+    return result
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    p.add_argument("--batches", type=int, help="training batches per model (default: CONFIGS)")
+    p.add_argument("--seconds", type=float, help="train for this wall-clock time instead of a number of batches")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args()
+    print(
+        "| model | seed | batches | train s | FID untrained | FID trained | classes covered (>= 2 %) | rarest class |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for name in args.models:
+        for seed in args.seeds:
+            r = train_and_score(name, args.seconds, seed, args.threads, batches=args.batches)
+            print(
+                f"| {model_class(name).__name__} | {seed} | {r['batches']} | {r['train_seconds']:.1f} "
+                f"| {r['before_fid']:.1f} | {r['after_fid']:.1f} | {r['after_classes']}/10 "
+                f"| {100 * r['after_rarest']:.1f} % |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
