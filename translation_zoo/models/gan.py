@@ -131,7 +131,9 @@ class GAN(TranslationGAN):
     """
 
     batch_kind = "unconditional"
-    tiny_config = {"image_size": 32, "nz": 8, "g_hidden": 16, "d_units": 8, "d_pieces": 2}
+    # d_init_range: at the official U(±0.005) the logits of real and fake are ~0 and, in bf16, the output bias gets
+    # exactly zero gradient (0.5·(σ(0) - 1) + 0.5·σ(0)) in the first step.
+    tiny_config = {"image_size": 32, "nz": 8, "g_hidden": 16, "d_units": 8, "d_pieces": 2, "d_init_range": 0.5}
 
     def __init__(
         self,
