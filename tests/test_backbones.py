@@ -403,10 +403,10 @@ def _load_benchmark():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["gan", "dcgan", "vae"])
 def test_samples_look_like_mnist_digits_of_every_class(name):
-    """Samples after a short training (benchmarks/backbones_digits.py's settings): FID in the digit classifier's
-    feature space well below the untrained generator's, and all ten digits among the samples."""
+    """Samples after a short training (benchmarks/backbones_digits.py's CONFIGS): FID in the digit classifier's
+    feature space at most half the untrained generator's, and all ten digits among the samples."""
     torch.set_num_threads(2)
     r = _load_benchmark().train_and_score(name, seed=0)
     print(f"\n{name} mnist_digits: {r}")
-    assert r["after_fid"] < 0.25 * r["before_fid"], r
-    assert r["after_classes"] == 10, r
+    assert r["after_fid"] < 0.5 * r["before_fid"], r
+    assert r["after_classes"] == 10, r  # each digit in >= 1 % of 1,000 samples
