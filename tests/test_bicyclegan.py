@@ -413,16 +413,35 @@ def test_a_model_that_ignores_z_scores_zero_diversity():
     assert bench.consecutive_pair_diversity(bench.sample(model, x, 5), distance) == 0.0
 
 
+# The learning test's budget: BATCHES batches of BATCH coarse digits per model (< 90 s for both on 2 cores).
+BATCHES, BATCH = 800, 16
+
+
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="the paper's claim is not shown yet on the embedded data: measured diversity 0.0010 (BicycleGAN) vs "
-    "0.00013 (pix2pix+noise), the test needs 3x + 0.005 (issue 14 stays open)",
+    reason="the paper's claim is not shown at a CPU test's budget: after 800-1200 batches BicycleGAN's diversity is "
+    "0.008-0.020 (7-17% of the real digits' 0.118) against pix2pix+noise's 0.007 (6%), from seed to seed; the "
+    "test asks for 25% and 3x (benchmarks/RESULTS.md; issue 14 stays open)",
 )
 def test_bicyclegan_is_more_diverse_than_pix2pix_noise():
-    """The paper's claim in miniature (Fig. 6): pix2pix+noise learns to ignore z; BicycleGAN keeps it, at
-    comparable realism (FID in the MNIST classifier's space), on edges → digits."""
-    results = benchmark().evaluate(["bicyclegan", "pix2pix_noise"], iters=150, inputs=50, samples=10)
+    """The paper's claim in miniature (Fig. 6): on coarse → digit (an 8x8 block average in, the 32x32 MNIST digit
+    out: many real digits share one input), pix2pix+noise learns to ignore z while BicycleGAN's random codes give
+    different digits, at comparable realism (FID in the MNIST classifier's space). Diversity is read against the
+    real variety: the same protocol on the real digits whose inputs are nearest to each test input."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        bench = benchmark()
+        results = bench.evaluate(
+            ["bicyclegan", "pix2pix_noise"], task="coarse", iters=BATCHES, batch_size=BATCH, inputs=50, samples=10
+        )
+    finally:
+        torch.set_num_threads(before)
+    print(f"\nBicycleGAN coarse -> digit: {results}")
     bicycle, baseline = results["bicyclegan"], results["pix2pix_noise"]
-    assert bicycle["diversity"] > 3 * baseline["diversity"] + 0.005, results
-    assert bicycle["fid"] < 1.5 * baseline["fid"] + 2.0, results
+    real = results[bench.REAL_SHARED]["diversity"]
+    # The paper's Fig. 6 (LPIPS, edges2shoes): pix2pix+noise near zero, BicycleGAN a sizeable part of real images'.
+    assert baseline["diversity"] < 0.08 * real, results  # collapsed: z ignored
+    assert bicycle["diversity"] > 0.25 * real and bicycle["diversity"] > 3 * baseline["diversity"], results
+    assert bicycle["fid"] < 2 * baseline["fid"] + 10, results  # comparable realism
