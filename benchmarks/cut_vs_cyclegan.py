@@ -47,7 +47,11 @@ def build(name: str, ngf: int, netf_nc: int | None = None) -> L.LightningModule:
         return CycleGAN(**common, **schedule)
     # H scaled with the networks (paper: netF_nc 256 at ngf 64): at full width H would be as large as G here
     # (388k vs 491k parameters at ngf 16) and dominate the cost of a step, unlike in the paper (0.56M vs 11.4M).
-    return CUT(mode=name, netF_nc=netf_nc or 256 * ngf // 64, **common, **schedule)
+    # FastCUT's flip-equivariance assumes flip augmentation (official default: the reals D sees are flipped too);
+    # digits are not mirror-symmetric and the demo data never flips them, so D would tell G's mirrored outputs from
+    # the never-mirrored real UCI digits and fight the equivariance term. Off here, as for any unflipped data.
+    flips = {"flip_equivariance": False} if name == "fastcut" else {}
+    return CUT(mode=name, netF_nc=netf_nc or 256 * ngf // 64, **common, **schedule, **flips)
 
 
 @torch.no_grad()
