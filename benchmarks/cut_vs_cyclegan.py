@@ -1,12 +1,14 @@
 """FID per training time: CUT and FastCUT against CycleGAN on the embedded MNIST → UCI task (Park et al. 2020, §4).
 
-    python benchmarks/cut_vs_cyclegan.py                        # the run of benchmarks/RESULTS.md (~5 min, 2 cores)
+    python benchmarks/cut_vs_cyclegan.py --steps 480 --eval-every 40   # the run of benchmarks/RESULTS.md (~6 min)
     python benchmarks/cut_vs_cyclegan.py --steps 40 --eval-every 20 --models cut   # smoke test
 
 The paper's efficiency claim in miniature: CUT learns one generator (no inverse G, no second D), so an iteration
 costs less than CycleGAN's, and FastCUT less again. Every model gets the same architecture (``resnet_6blocks``,
-``ngf = ndf = 16``, its paper's other defaults), data (``mnist_uci``: A = MNIST, B = UCI digits, 32x32), batch, number
-of steps, LR policy (constant, then linear decay, compressed into 4 epochs of ``steps / 4`` random batches) and seed.
+``ngf = ndf = 16``, its paper's other defaults; CUT's H at the same 1/4 width, ``netF_nc`` 64; FastCUT without
+flip-equivariance on these unflipped digits, see :func:`build`), data (``mnist_uci``: A = MNIST, B = UCI digits,
+32x32), batch, number of steps, LR policy (constant, then linear decay, compressed into 4 epochs of ``steps / 4``
+random batches) and seed.
 Every ``--eval-every`` steps, G: A → B translates the 500 MNIST test digits, scored in the feature space of a small
 CNN trained on real UCI digits (``digits_uci``): FID and KID against the 200 UCI test digits, and ``acc``, that
 classifier's accuracy on G(a) w.r.t. a's digit (does the translation keep the class?). Training time counts the
