@@ -48,7 +48,9 @@ def test_checkpoints_written_before_the_contract_still_load(name):
     ckpt = torch.load(path, weights_only=True)
     kwargs = {"direction": "b2a"} if name == "cyclegan" else {}
     with torch.no_grad():
-        assert torch.equal(model(ckpt["fixture_input"], **kwargs), ckpt["fixture_output"])
+        # Same weights, same output up to float rounding: the fixture was written by another torch build/CPU,
+        # whose kernels may sum in another order (~1e-7 relative).
+        torch.testing.assert_close(model(ckpt["fixture_input"], **kwargs), ckpt["fixture_output"], rtol=1e-4, atol=1e-6)
 
 
 def test_predict_writes_several_samples_per_input_with_conditions(tmp_path):
