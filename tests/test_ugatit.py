@@ -469,3 +469,21 @@ def test_ugatit_learns_mnist_to_uci_digits():
     assert r["fid_before"] > r["fid_identity"] and r["acc_before"] < 0.15, r  # chance: 0.1
     assert r["fid_after"] < 0.5 * r["fid_identity"], r  # better than no translation
     assert r["acc_after"] > 0.2, r
+
+
+def test_official_checkpoint_file_loads_with_from_official(tmp_path):
+    """from_official takes the official single file as its checkpoint argument (hub.read_checkpoint)."""
+    nets = official_nets(TINY)
+    path = tmp_path / "selfie2anime_params_latest.pt"
+    torch.save({name: net.state_dict() for name, net in nets.items()}, path)
+    model = from_official("ugatit", path)
+    x = images(2)
+    torch.testing.assert_close(model(x), nets["genA2B"].eval()(x)[0], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(model(x, "b2a"), nets["genB2A"].eval()(x)[0], rtol=1e-5, atol=1e-5)
+    with pytest.raises(OfficialWeightsError, match="n_res=2"):  # options are checked against the file's weights
+        from_official("ugatit", path, n_res=3)
+    with pytest.raises(OfficialWeightsError, match="several networks"):  # one network's state dict is not one
+        from_official("ugatit", nets["genA2B"].state_dict())
+    torch.save({"G_A": nets["genA2B"].state_dict()}, tmp_path / "other.pt")
+    with pytest.raises(OfficialWeightsError, match="not networks of ugatit"):
+        from_official("ugatit", tmp_path / "other.pt")

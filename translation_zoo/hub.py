@@ -171,7 +171,37 @@ def _all_official_network_names() -> set[str]:
     return {n for c in zoo_classes() for n in (*c.official_networks, *c.official_aliases)}
 
 
-def from_official(model: str | type[TranslationGAN], /, **kwargs: Any) -> TranslationGAN:
+def read_checkpoint(source: str | os.PathLike | Mapping[str, Any]) -> dict[str, StateDict]:
+    """One official file holding several networks, ``{official name: state dict}`` (U-GAT-IT's
+    ``<dataset>_params_<iteration>.pt``), read once with ``weights_only=True``.
+
+    Raises:
+        FileNotFoundError: if the file does not exist.
+        OfficialWeightsError: if it is not a dict of state dicts.
+    """
+    where = "the given checkpoint"
+    if isinstance(source, Mapping):
+        obj: Any = source
+    else:
+        path = Path(source).expanduser()
+        where = str(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"checkpoint {path} does not exist")
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as e:
+            raise OfficialWeightsError(f"{where} cannot be loaded with weights_only=True: {e}") from e
+    if not isinstance(obj, Mapping) or not obj or not all(isinstance(v, Mapping) for v in obj.values()):
+        raise OfficialWeightsError(
+            f"{where}: expected one file of several networks, {{official name: state dict}}; for one network's "
+            "weights pass it by its official name instead"
+        )
+    return {str(k): v for k, v in obj.items()}
+
+
+def from_official(
+    model: str | type[TranslationGAN], checkpoint: str | os.PathLike | Mapping[str, Any] | None = None, /, **kwargs: Any
+) -> TranslationGAN:
     """Build our LightningModule with weights trained by a paper's official code.
 
     Keyword arguments named like the model's official networks are weights (a ``.pth`` path, a state dict or a
@@ -187,8 +217,13 @@ def from_official(model: str | type[TranslationGAN], /, **kwargs: Any) -> Transl
     statistics) like the official ``test.py`` without ``--eval``; pass ``eval_mode=True`` for the deterministic
     generator.
 
+    Where the official code saves every network in one file (U-GAT-IT: ``<dataset>_params_<iteration>.pt``, a dict
+    ``{"genA2B": ..., "disGA": ...}``), pass that file as ``checkpoint``: ``from_official("ugatit", path)``.
+
     Args:
         model: an official name (``"pix2pix"``, ``"cycle_gan"``), a zoo class name, or the class.
+        checkpoint: one official file (or its loaded dict) holding several networks by official name; networks
+            also given by keyword take the keyword's weights.
         **kwargs: weights by official network name, and constructor options.
 
     Returns:
@@ -202,9 +237,20 @@ def from_official(model: str | type[TranslationGAN], /, **kwargs: Any) -> Transl
     """
     cls = official_class(model)
     name = cls.official_names[0]
+    if checkpoint is not None:
+        bundle = read_checkpoint(checkpoint)
+        unknown = sorted(set(bundle) - {*cls.official_networks, *cls.official_aliases})
+        if unknown:
+            raise OfficialWeightsError(
+                f"the checkpoint holds {unknown}, which are not networks of {name} ({list(cls.official_networks)})"
+            )
+        kwargs = {**bundle, **kwargs}
     networks = {**{a: t for a, t in cls.official_aliases.items()}, **{n: n for n in cls.official_networks}}
     sources = {networks[k]: v for k, v in kwargs.items() if k in networks and v is not None}
     hparams = {k: v for k, v in kwargs.items() if k not in networks}
+    if isinstance(model, str):  # e.g. "fastcut": CUT's weights with mode="fastcut"
+        key = model.lower().replace("_", "").replace("-", "")
+        hparams = {**cls.official_presets.get(key, {}), **hparams}
     wrong = sorted(set(hparams) & _all_official_network_names())
     if wrong:
         raise OfficialWeightsError(
@@ -344,6 +390,7 @@ __all__ = [
     "official_classes_names",
     "official_files",
     "official_model_name",
+    "read_checkpoint",
     "read_state_dict",
     "save_official",
     "to_official",

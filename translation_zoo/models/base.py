@@ -171,6 +171,9 @@ class TranslationGAN(L.LightningModule):
     official_file_pattern: ClassVar[str] = "{epoch}_net_{name}.pth"
     #: Other official names of the same networks (e.g. a one-direction CycleGAN release's ``G`` is ``G_A``).
     official_aliases: ClassVar[dict[str, str]] = {}
+    #: Constructor options implied by the official name given to ``from_official`` when the weights look alike
+    #: (CUT: ``{"fastcut": {"mode": "fastcut"}}``); options passed explicitly win.
+    official_presets: ClassVar[dict[str, dict[str, Any]]] = {}
 
     #: Set for ``lightning predict`` (by :class:`~translation_zoo.callbacks.TranslationWriter`'s options):
     #: the conditions of every prediction and the number of samples per input.
