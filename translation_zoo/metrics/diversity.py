@@ -109,8 +109,6 @@ def lpips_diversity(
     i, j = torch.triu_indices(k, k, offset=1, device=samples.device)  # the K(K-1)/2 unordered pairs
     a = samples[:, i].flatten(0, 1)  # (N * P, C, H, W)
     b = samples[:, j].flatten(0, 1)
-    d = torch.cat(
-        [net(a[s : s + batch_size], b[s : s + batch_size]).reshape(-1) for s in range(0, len(a), batch_size)]
-    )
+    d = torch.cat([net(a[s : s + batch_size], b[s : s + batch_size]).reshape(-1) for s in range(0, len(a), batch_size)])
     # Every input has the same number of pairs, so the plain mean is the mean over inputs of per-input means.
     return d.double().mean().float()
