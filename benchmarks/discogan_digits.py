@@ -1,8 +1,8 @@
 """Does DiscoGAN translate MNIST digits into UCI-looking digits, and keep the digit? Embedded real data.
 
-    python benchmarks/discogan_digits.py --iterations 1100 --seeds 0 1 2                     # the slow test's setting
+    python benchmarks/discogan_digits.py --iterations 1600 --seeds 0 1 2                     # the slow test's setting
     python benchmarks/discogan_digits.py --iterations 1100 --starting-rate 0.01 --default-rate 0.5 \
-        --gan-curriculum 370                                                  # the official rates, curriculum scaled
+        --gan-curriculum 540                                                  # the official rates, curriculum scaled
 
 Trains DiscoGAN on the embedded "mnist_uci" task (A = MNIST digits, B = UCI handwritten digits, 32x32 grey) with
 the official schedule (one player per batch, D on every third; Adam 2e-4, betas (0.5, 0.999), weight decay
@@ -17,6 +17,8 @@ UCI digits (``digits_uci``):
 The reconstruction weight ``rate`` is ``--starting-rate`` for ``--gan-curriculum`` iterations, then
 ``--default-rate`` (official: 0.01 for 10,000 iterations, then 0.5). By default a short run uses 0.9 from the start:
 in ~1000 iterations the official weighting gives UCI-looking digits of other classes (benchmarks/RESULTS.md).
+Short runs are noisy: at 1100 iterations seed 1 ends worse than no translation (FID 93 vs 66); from ~1600 on every
+seed tried beats it.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ def score(translate, loader) -> dict[str, float]:
 
 
 def train_and_score(
-    iterations: int = 1100,
+    iterations: int = 1600,
     seed: int = 0,
     ngf: int = 16,
     batch_size: int = 16,
@@ -104,7 +106,7 @@ def train_and_score(
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--iterations", type=int, default=1100)
+    p.add_argument("--iterations", type=int, default=1600)
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--ngf", type=int, default=16, help="ngf = ndf (official 64)")
     p.add_argument("--batch-size", type=int, default=16)
