@@ -41,7 +41,7 @@ Official weights: the official code saves all six networks in ONE file, ``<datas
 ``<dataset>_params_latest.pt``), a dict ``{"genA2B": ..., "genB2A": ..., "disGA": ..., "disGB": ..., "disLA": ...,
 "disLB": ...}`` of state dicts; ``load_model(path, model="ugatit")`` reads such a file (``weights_only``) and builds
 the model from it (the options are read from the keys; a light model's keys do not tell ``img_size``), as does
-``from_official("ugatit", **torch.load(path, weights_only=True))``. Released weights: none in PyTorch. The
+``from_official("ugatit", path)``. Released weights: none in PyTorch. The
 PyTorch port's README releases no weights; the TensorFlow code (taki0112/UGATIT) released selfie2anime
 checkpoints (50 and 100 epochs, Google Drive) in TensorFlow's format, which are not imported here.
 """  # noqa: E501 (the title line)
