@@ -33,10 +33,23 @@ CONFIGS: dict[str, tuple[dict[str, Any], int, int]] = {
     # The paper's MLPs, maxout D and dropout on the demo's 32x32 digits (1,024 inputs), batch 100; Adam(2e-4, β1 0.5)
     # instead of the official SGD 0.1 with momentum 0.5 -> 0.7, which needs far more updates than a CPU minute holds.
     "gan": ({"image_size": 32, "optimizer": partial(torch.optim.Adam, lr=2e-4, betas=(0.5, 0.999))}, 100, 800),
-    # The official networks and optimiser at the digits' size (three levels instead of four), widths ngf = ndf = 16
-    # (official 128), batch 64 (official 128), and D then G on every batch (pytorch/examples) instead of one player
-    # per batch: more updates per CPU-minute.
-    "dcgan": ({"channels": 1, "image_size": 32, "ngf": 16, "ndf": 16, "alternate_players": False}, 64, 1100),
+    # The official optimiser, prior and schedule (Adam 2e-4 / 0.5 with L2 1e-5, z ~ U(-1, 1)) on pytorch/examples'
+    # networks (``layout="pytorch_examples"``: 4x4 kernels, per-channel batch norm, ε 1e-5) at the digits' size,
+    # ngf = ndf = 16 (official 128), batch 64 (official 128), D then G on every batch (pytorch/examples) instead of
+    # one player per batch. The official Theano layout (5x5, per-unit batch norm on the projection, ε 1e-8) learned
+    # far more slowly at this size and budget (FID 318 after 1,100 batches, benchmarks/RESULTS.md).
+    "dcgan": (
+        {
+            "channels": 1,
+            "image_size": 32,
+            "ngf": 16,
+            "ndf": 16,
+            "alternate_players": False,
+            "layout": "pytorch_examples",
+        },
+        64,
+        1100,
+    ),
     # The paper's MNIST model as it is (500 tanh units, nz 20, Bernoulli, Adagrad 0.02), minibatch 100.
     "vae": ({"image_size": 32}, 100, 1900),
 }
