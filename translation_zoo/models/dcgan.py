@@ -130,7 +130,8 @@ class DCGAN(TranslationGAN):
         ndf: D's width at the first layer (official 128).
         noise: prior p_z, ``uniform`` on [-1, 1] (official) or ``gaussian`` N(0, I) (pytorch/examples).
         layout: ``official`` (5x5 kernels, linear projection) or ``pytorch_examples`` (4x4 kernels, pytorch/examples'
-            networks, parameter for parameter).
+            networks, parameter for parameter). On the 32x32 demo digits at ngf = 16 the official layout learned far
+            more slowly than ``pytorch_examples`` in the same number of batches (benchmarks/backbones_digits.py).
         weight_decay: Adam's L2 weight decay (official 1e-5; pytorch/examples 0).
         alternate_players: one player per batch, G first (official); ``False``: D then G on every batch.
         lr_policy: ``constant`` (official: 25 epochs at 2e-4, ``niter_decay = 0``) or a decay of the base class.
