@@ -212,7 +212,6 @@ def test_official_read_back_errors_name_the_option():
     assert model.hparams.antialias and model.hparams.netG == "resnet_9blocks" and model.mlp_head is not None
 
 
-@pytest.mark.xfail(strict=True, reason="hub.from_official does not apply CUT.official_presets yet (lead: hub.py)")
 def test_the_official_name_fastcut_selects_the_fastcut_preset():
     # The official --model is cut for both modes; the G weights look alike, so the name given picks the preset.
     assert from_official("fastcut", G=official_weights(SMALL)["G"]).hparams.mode == "fastcut"
