@@ -30,8 +30,8 @@ from typing import Any
 import lightning as L
 import torch
 
-from translation_zoo.data import DemoUnpairedDataModule, label_from_path
-from translation_zoo.metrics import TranslationMetrics
+from translation_zoo.data import DemoUnpairedDataModule
+from translation_zoo.metrics import score_translations
 from translation_zoo.models.base import n_params
 
 MODELS = ("cyclegan", "cut", "fastcut")
@@ -59,13 +59,8 @@ def build(name: str, ngf: int, netf_nc: int | None = None) -> L.LightningModule:
 @torch.no_grad()
 def score(translate, test: list[dict[str, Any]]) -> dict[str, float]:
     """FID/KID/acc of ``translate(A)`` over the test split, each real B counted once (as the models' test_step)."""
-    suite = TranslationMetrics(["fid", "kid", "acc"], "digits_uci", paired=False)
-    seen: set[str] = set()
-    for batch in test:
-        keep = [j for j, p in enumerate(batch["B_path"]) if p not in seen and not seen.add(p)]
-        labels = torch.tensor([label_from_path(p) for p in batch["A_path"]])
-        suite.update(translate(batch["A"]), batch["B"][keep], labels)
-    return {k.removesuffix("_digits_uci"): float(v) for k, v in suite.compute().items()}
+    values = score_translations(translate, test, ("fid", "kid", "acc"), "digits_uci")
+    return {k.removesuffix("_digits_uci"): v for k, v in values.items()}
 
 
 class Curve(L.Callback):

@@ -29,26 +29,17 @@ import time
 import lightning as L
 import torch
 
-from translation_zoo.data import DemoUnpairedDataModule, label_from_path
-from translation_zoo.metrics import TranslationMetrics
+from translation_zoo.data import DemoUnpairedDataModule
+from translation_zoo.metrics import score_translations
 from translation_zoo.models.discogan import DiscoGAN
 
 
 @torch.no_grad()
 def score(translate, loader) -> dict[str, float]:
-    """FID (digits_uci features) of ``translate(A)`` against the unique real B images, and the UCI classifier's
-    accuracy on ``translate(A)`` w.r.t. the labels in A's file names."""
-    suite = TranslationMetrics(metrics=("fid", "acc"), feature_extractor="digits_uci", paired=False)
-    seen: set[str] = set()
-    for batch in loader:
-        keep = [i for i, p in enumerate(batch["B_path"]) if p not in seen]  # testB repeats when A is longer
-        seen.update(batch["B_path"])
-        labels = torch.tensor([label_from_path(p) for p in batch["A_path"]])
-        fake = translate(batch["A"])
-        # Each real image counted once; the fake statistics take every translated test digit.
-        suite.update(fake, batch["B"][keep] if keep else batch["B"][:0], labels)
-    values = suite.compute()
-    return {"fid": float(values["fid_digits_uci"]), "acc": float(values["acc_digits_uci"])}
+    """FID (digits_uci features) of ``translate(A)`` against the unique real B images (testB repeats when A is
+    longer), and the UCI classifier's accuracy on ``translate(A)`` w.r.t. the labels in A's file names."""
+    values = score_translations(translate, loader, ("fid", "acc"), "digits_uci")
+    return {"fid": values["fid_digits_uci"], "acc": values["acc_digits_uci"]}
 
 
 def train_and_score(

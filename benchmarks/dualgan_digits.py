@@ -19,21 +19,15 @@ from collections.abc import Callable
 import lightning as L
 import torch
 
-from translation_zoo.data import DemoUnpairedDataModule, label_from_path
-from translation_zoo.metrics import TranslationMetrics
+from translation_zoo.data import DemoUnpairedDataModule
+from translation_zoo.metrics import score_translations
 from translation_zoo.models.dualgan import DualGAN
 
 
 @torch.no_grad()
 def score(translate: Callable[[torch.Tensor], torch.Tensor], loader) -> dict[str, float]:
     """FID and class accuracy of ``translate(A)`` in the UCI classifier's space; each real B counted once."""
-    suite = TranslationMetrics(metrics=("fid", "acc"), feature_extractor="digits_uci", paired=False)
-    seen: set[str] = set()
-    for batch in loader:
-        keep = [i for i, p in enumerate(batch["B_path"]) if p not in seen and not seen.add(p)]
-        labels = torch.tensor([label_from_path(p) for p in batch["A_path"]])
-        suite.update(translate(batch["A"]), batch["B"][keep], labels)
-    values = {k: float(v) for k, v in suite.compute().items()}
+    values = score_translations(translate, loader, ("fid", "acc"), "digits_uci")
     return {"fid": values["fid_digits_uci"], "acc": values["acc_digits_uci"]}
 
 
