@@ -2,6 +2,7 @@
 
     python benchmarks/backbones_digits.py                            # the three models, the slow tests' settings
     python benchmarks/backbones_digits.py --models vae --batches 3000 --seeds 0 1 2
+    python benchmarks/backbones_digits.py --models gan --batches 4000 --batch-size 64 --probe-every 500
 
 Each model trains on the embedded demo ``mnist_digits`` (the 4,000 MNIST digits the shipped digit classifier was
 trained on, 32x32 grey) for a fixed number of batches (``CONFIGS``, or ``--batches``; ``--seconds`` stops on wall
@@ -79,6 +80,24 @@ class Budget(L.Callback):
             trainer.should_stop = True
 
 
+class Probe(L.Callback):
+    """Score the samples every ``every`` training batches (a learning curve); the RNG state is restored afterwards,
+    so probing does not change the training run it watches."""
+
+    def __init__(self, every: int) -> None:
+        self.every, self.seen, self.curve = every, 0, []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.seen += 1
+        if self.seen % self.every:
+            return
+        state = torch.get_rng_state()
+        values = score(pl_module)
+        torch.set_rng_state(state)
+        pl_module.train()
+        self.curve.append((self.seen, values["fid"], values["classes"]))
+
+
 @torch.no_grad()
 def score(model, n: int = 1000, min_share: float = 0.01) -> dict[str, float]:
     """FID (digits_mnist) of ``n`` samples against the held-out real digits, classes covered, rarest share."""
@@ -103,10 +122,11 @@ def train_and_score(
     options: dict[str, Any] | None = None,
     batch_size: int | None = None,
     batches: int | None = None,
-) -> dict[str, float]:
+    probe_every: int | None = None,
+) -> dict[str, Any]:
     """Train model ``name`` on mnist_digits for ``CONFIGS[name]``'s batches (or ``batches``, or ``seconds`` of wall
     clock); FID and class coverage of samples before and after. ``options`` and ``batch_size`` replace
-    ``CONFIGS[name]``'s."""
+    ``CONFIGS[name]``'s. ``probe_every``: also score every that many batches (``result["curve"]``)."""
     if threads:
         torch.set_num_threads(threads)
     L.seed_everything(seed, verbose=False)
@@ -127,7 +147,7 @@ def train_and_score(
         enable_progress_bar=False,
         enable_model_summary=False,
         limit_val_batches=0,
-        callbacks=[Budget(batches, seconds)],
+        callbacks=[Budget(batches, seconds)] + ([probe := Probe(probe_every)] if probe_every else []),
     )
     model.train()
     t0 = time.perf_counter()
@@ -135,6 +155,8 @@ def train_and_score(
     result["train_seconds"] = time.perf_counter() - t0
     result["batches"] = trainer.fit_loop.epoch_loop._batches_that_stepped
     result.update({f"after_{k}": v for k, v in score(model).items()})
+    if probe_every:
+        result["curve"] = probe.curve
     return result
 
 
@@ -145,6 +167,8 @@ def main() -> None:
     p.add_argument("--seconds", type=float, help="train for this wall-clock time instead of a number of batches")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--probe-every", type=int, help="also score every N batches and print the curve")
+    p.add_argument("--batch-size", type=int, help="batch size (default: CONFIGS)")
     args = p.parse_args()
     print(
         "| model | seed | batches | train s | FID untrained | FID trained | classes covered (>= 1 %) | rarest class |"
@@ -152,13 +176,24 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for name in args.models:
         for seed in args.seeds:
-            r = train_and_score(name, args.seconds, seed, args.threads, batches=args.batches)
+            r = train_and_score(
+                name,
+                args.seconds,
+                seed,
+                args.threads,
+                batch_size=args.batch_size,
+                batches=args.batches,
+                probe_every=args.probe_every,
+            )
             print(
                 f"| {model_class(name).__name__} | {seed} | {r['batches']} | {r['train_seconds']:.1f} "
                 f"| {r['before_fid']:.1f} | {r['after_fid']:.1f} | {r['after_classes']}/10 "
                 f"| {100 * r['after_rarest']:.1f} % |",
                 flush=True,
             )
+            if "curve" in r:
+                points = " · ".join(f"{b}: {f:.1f} / {c}" for b, f, c in r["curve"])
+                print(f"  curve (batches: FID / classes): {points}")
 
 
 if __name__ == "__main__":

@@ -87,6 +87,7 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=5e-5)
     p.add_argument("--n-critic", type=int, default=1)
     p.add_argument("--batches-per-epoch", type=int, default=None)
+    p.add_argument("--gan-mode", choices=["wgan", "wgan-gp"], default="wgan", help="clipping (paper) or the code's GP")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -105,6 +106,7 @@ def main() -> None:
             args.lr,
             args.n_critic,
             args.batches_per_epoch,
+            gan_mode=args.gan_mode,
         )
         print(
             f"| {seed} | {args.epochs} | {r['fid_identity']:.2f} | {r['fid_before']:.2f} | {r['fid_after']:.2f} | "

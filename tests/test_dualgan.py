@@ -246,8 +246,9 @@ def test_dualgan_translates_mnist_into_uci_digits_and_keeps_the_digit():
     """MNIST -> UCI: G_A(a) is closer to real UCI digits than a itself (FID in the UCI classifier's space) and keeps
     a's digit far above chance; the initialised G_A does neither."""
     bench = _load_benchmark("dualgan_digits")
-    # Two epochs of 200 batches of 8 (400 critic and generator steps): lr 10x the official 5e-5, as in the quickstart.
-    r = bench.train_and_score(epochs=2, seed=0, ngf=16, max_dataset_size=1600, batch_size=8, lr=5e-4, n_critic=1)
+    # Two epochs of 200 batches of 8 (400 critic and generator steps): lr 4x the official 5e-5, as in the quickstart
+    # (10x beat no translation on 2 seeds of 3, 4x on all three: benchmarks/RESULTS.md).
+    r = bench.train_and_score(epochs=2, seed=0, ngf=16, max_dataset_size=1600, batch_size=8, lr=2e-4, n_critic=1)
     assert r["fid_before"] > r["fid_identity"] and r["acc_before"] < 0.2, r  # chance is 0.1
     assert r["fid_after"] < 0.75 * r["fid_identity"], r  # "no translation": MNIST digits as they are (66.0)
     assert r["acc_after"] > 0.4, r
