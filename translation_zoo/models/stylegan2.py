@@ -761,11 +761,11 @@ class StyleGAN2(TranslationGAN):
     def update_ema(self, batch_size: int) -> None:
         """G_ema <- lerp(G, G_ema, β), β = 0.5^(batch / ema_nimg); buffers copied (training_loop.py)."""
         hp = self.hparams
-        self.images_seen += batch_size
         ema_nimg = hp.ema_kimg * 1000
-        if hp.ema_rampup is not None:
+        if hp.ema_rampup is not None:  # the images seen before this batch (official cur_nimg)
             ema_nimg = min(ema_nimg, float(self.images_seen) * hp.ema_rampup)
         beta = 0.5 ** (batch_size / max(ema_nimg, 1e-8))
+        self.images_seen += batch_size
         for p_ema, p in zip(self.gen_ema.parameters(), self.gen.parameters()):
             p_ema.copy_(p.detach().lerp(p_ema, beta))
         for b_ema, b in zip(self.gen_ema.buffers(), self.gen.buffers()):
