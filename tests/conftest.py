@@ -52,6 +52,12 @@ def _unconditional(model: TranslationGAN, g: torch.Generator, n: int, size: int)
     return {"image": _smooth_images(g, n, model.hparams.channels, size), "path": [f"r{i}.png" for i in range(n)]}
 
 
+def _single_image(model: TranslationGAN, g: torch.Generator, n: int, size: int) -> dict:
+    """One image repeated ``n`` times (a single-image model learns from that one image)."""
+    image = _smooth_images(g, 1, model.hparams.nc_im, size).expand(n, -1, -1, -1)
+    return {"image": image, "path": ["single.png"] * n}
+
+
 #: batch_kind -> (builder, key of the source images, key of the target-like images). A model of a new kind is
 #: covered by the zoo-wide tests by adding its builder here (DESIGN.md, "Every kind of model"). Unconditional
 #: models have no source key: what ``forward`` takes is the number of images to generate.
@@ -60,6 +66,7 @@ BATCH_KINDS = {
     "unpaired": (_paired, "A", "B"),
     "multidomain": (_multidomain, "image", "image"),
     "unconditional": (_unconditional, None, "image"),
+    "single_image": (_single_image, None, "image"),
 }
 
 
