@@ -661,6 +661,20 @@ class SinGAN(TranslationGAN):
             image = imresize(image, 1 / sf)[:, :, : reals[n + 1].shape[2], : reals[n + 1].shape[3]]
         return image
 
+    def _update(self, opt, losses: dict[str, torch.Tensor]) -> None:
+        """One player's step as the base's ``_step`` (divergence check, logging), with one backward pass per term in
+        the official order: the gradients are summed as the official code sums them, so the updates are the
+        official ones bit for bit on a CPU (Adam turns the float noise of near-zero gradients, e.g. of a conv bias
+        before BatchNorm, into steps of ±lr, so a different summation order would make the runs drift apart)."""
+        total = torch.stack([v.float() for v in losses.values()]).sum()
+        if not bool(torch.isfinite(total.detach())):
+            self._stop_diverged(losses, total)
+        opt.zero_grad(set_to_none=True)
+        for loss in losses.values():
+            self.manual_backward(loss)
+        opt.step()
+        self.log_dict({f"train/{k}": v.detach() for k, v in losses.items()}, on_step=True, on_epoch=True, batch_size=1)
+
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         image = batch["image"]
         if image.shape[0] > 1 and not bool((image == image[:1]).all()):
@@ -679,6 +693,10 @@ class SinGAN(TranslationGAN):
 
         # This iteration's noise (official order: z* is re-drawn at every iteration of the coarsest scale).
         size = tuple(real.shape[-2:])
+        if first:
+            # The official stage draws a noise map that only gives z*'s shape (``fixed_noise``); drawn here too,
+            # so that this code and the official one use the same random stream.
+            torch.randn(1, hp.nc_im, *size, device=real.device)
         if scale == 0:
             self.z_opt = self._noise(1, 0, size).contiguous()
         noise_ = self._noise(1, scale, size)
@@ -701,7 +719,7 @@ class SinGAN(TranslationGAN):
             prev = F.pad(prev, [pad] * 4)
             fake = gen(noise, prev)
             with self.toggled_optimizer(opt_d):
-                self._step(
+                self._update(
                     opt_d,
                     {
                         "d_real": -disc(real).mean(),
@@ -720,7 +738,7 @@ class SinGAN(TranslationGAN):
             if j > 0:  # deviation: a fresh fake from the updated G, same noise and input (module docstring)
                 fake = gen(noise, prev)
             with self.toggled_optimizer(opt_g):
-                self._step(
+                self._update(
                     opt_g,
                     {"g_adv": -disc(fake).mean(), "g_rec": hp.alpha * F.mse_loss(gen(rec_in, z_prev), real)},
                 )
