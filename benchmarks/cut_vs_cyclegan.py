@@ -29,6 +29,7 @@ from typing import Any
 
 import lightning as L
 import torch
+import yaml
 
 from translation_zoo.data import DemoUnpairedDataModule
 from translation_zoo.metrics import score_translations
@@ -38,7 +39,7 @@ MODELS = ("cyclegan", "cut", "fastcut")
 EPOCHS = 4
 
 
-def build(name: str, ngf: int, netf_nc: int | None = None) -> L.LightningModule:
+def build(name: str, ngf: int, netf_nc: int | None = None, **options: Any) -> L.LightningModule:
     from translation_zoo.models import CycleGAN
     from translation_zoo.models.cut import CUT
 
@@ -46,14 +47,14 @@ def build(name: str, ngf: int, netf_nc: int | None = None) -> L.LightningModule:
     common = {"input_nc": 1, "output_nc": 1, "netG": "resnet_6blocks", "ngf": ngf, "ndf": ngf}
     schedule = {"n_epochs": EPOCHS // 2, "n_epochs_decay": EPOCHS // 2}
     if name == "cyclegan":
-        return CycleGAN(**common, **schedule)
+        return CycleGAN(**common, **schedule, **options)
     # H scaled with the networks (paper: netF_nc 256 at ngf 64): at full width H would be as large as G here
     # (388k vs 491k parameters at ngf 16) and dominate the cost of a step, unlike in the paper (0.56M vs 11.4M).
     # FastCUT's flip-equivariance assumes flip augmentation (official default: the reals D sees are flipped too);
     # digits are not mirror-symmetric and the demo data never flips them, so D would tell G's mirrored outputs from
     # the never-mirrored real UCI digits and fight the equivariance term. Off here, as for any unflipped data.
     flips = {"flip_equivariance": False} if name == "fastcut" else {}
-    return CUT(mode=name, netF_nc=netf_nc or 256 * ngf // 64, **common, **schedule, **flips)
+    return CUT(mode=name, netF_nc=netf_nc or 256 * ngf // 64, **common, **schedule, **{**flips, **options})
 
 
 @torch.no_grad()
@@ -91,10 +92,18 @@ class Curve(L.Callback):
 
 
 def train(
-    name: str, steps: int, eval_every: int, seed: int, batch_size: int, ngf: int, test: list, netf_nc: int | None = None
+    name: str,
+    steps: int,
+    eval_every: int,
+    seed: int,
+    batch_size: int,
+    ngf: int,
+    test: list,
+    netf_nc: int | None = None,
+    **options: Any,
 ) -> dict[str, Any]:
     L.seed_everything(seed, verbose=False)
-    model = build(name, ngf, netf_nc)
+    model = build(name, ngf, netf_nc, **options)
     data = DemoUnpairedDataModule(batch_size=batch_size, num_workers=0)
     curve = Curve(test, eval_every)
     trainer = L.Trainer(
@@ -135,12 +144,14 @@ def run(
     batch_size: int = 8,
     ngf: int = 16,
     netf_nc: int | None = None,
+    **options: Any,
 ) -> dict[str, Any]:
-    """Train each of ``models`` and return its curve; ``"input"`` holds the untranslated digits' scores."""
+    """Train each of ``models`` and return its curve; ``"input"`` holds the untranslated digits' scores.
+    ``options``: further model options for every model (e.g. ``lambda_NCE``)."""
     test = test_split(batch_size)
     results: dict[str, Any] = {"input": score(lambda a: a, test)}
     for name in models:
-        results[name] = train(name, steps, eval_every, seed, batch_size, ngf, test, netf_nc)
+        results[name] = train(name, steps, eval_every, seed, batch_size, ngf, test, netf_nc, **options)
     return results
 
 
@@ -186,16 +197,21 @@ def main() -> None:
     # One thread: these small networks lose to thread contention on a shared 2-core machine.
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", help="also write the results to this file")
+    p.add_argument(
+        "--set", nargs="+", default=[], metavar="KEY=VALUE", help="model options (YAML values), e.g. lambda_NCE=1"
+    )
     args = p.parse_args()
+    options = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
     torch.set_num_threads(args.threads)
     print(
         f"# torch {torch.__version__}, lightning {L.__version__}, {platform.processor() or platform.machine()}, "
-        f"{args.threads} threads; {args.steps} steps of batch {args.batch_size}, ngf=ndf={args.ngf}, seed {args.seed}",
+        f"{args.threads} threads; {args.steps} steps of batch {args.batch_size}, ngf=ndf={args.ngf}, seed {args.seed}, "
+        f"options {options}",
         flush=True,
     )
     t0 = time.perf_counter()
     models = tuple(args.models)
-    results = run(models, args.steps, args.eval_every, args.seed, args.batch_size, args.ngf, args.netF_nc)
+    results = run(models, args.steps, args.eval_every, args.seed, args.batch_size, args.ngf, args.netF_nc, **options)
     print(report(results, models))
     print(f"\ntotal {(time.perf_counter() - t0) / 60:.1f} min", flush=True)
     if args.json:
