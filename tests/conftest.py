@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
 from translation_zoo.models import TranslationGAN
 
-torch.set_num_threads(2)
+#: Torch threads per test process. Alone, pytest uses the 2 cores of the CI machine; under pytest-xdist (the README's
+#: test command, one worker per core) each worker gets one, and asking for more is clamped to it: tiny networks with
+#: more threads than free cores were measured up to 100x slower. Subprocesses (CLI, DDP) inherit it through
+#: OMP_NUM_THREADS.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+THREADS = 1 if XDIST_WORKER else 2
+if XDIST_WORKER:
+    os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))
+    _set_num_threads = torch.set_num_threads
+    torch.set_num_threads = lambda n: _set_num_threads(min(n, THREADS))  # learning tests ask for 2
+torch.set_num_threads(THREADS)
 
 
 def all_model_classes() -> list[type[TranslationGAN]]:

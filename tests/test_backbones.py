@@ -13,6 +13,7 @@ import hashlib
 import http.server
 import importlib.util
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -315,7 +316,11 @@ def test_mnist_downloads_by_name_once_with_checksums(tmp_path, monkeypatch):
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/"
         # The first URL fails (nothing listens there): the next one is tried.
-        monkeypatch.setattr(uncond, "MNIST_URLS", ("http://127.0.0.1:9/", url))
+        closed = socket.socket()  # a port nothing listens on: refused at once (a firewalled port would time out)
+        closed.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{closed.getsockname()[1]}/"
+        closed.close()
+        monkeypatch.setattr(uncond, "MNIST_URLS", (dead, url))
         monkeypatch.setattr(uncond, "MNIST_FILES", {n: hashlib.sha256(d).hexdigest() for n, d in files.items()})
         data = ImageFolderDataModule(
             root=str(tmp_path / "data"), dataset="mnist", channels=1, image_size=28, num_workers=0, batch_size=6
@@ -327,12 +332,16 @@ def test_mnist_downloads_by_name_once_with_checksums(tmp_path, monkeypatch):
         assert len(data.train_set) == 6 and len(data.val_set) == 2  # test/ validates
         raw = np.asarray(Image.open(folder / "test" / "00001_label2.png"))
         assert raw.shape == (28, 28)
-        server.shutdown()
-        assert uncond.download_mnist(tmp_path / "data") == folder  # once: no server needed any more
-        # A wrong checksum is refused.
+        # A wrong checksum is refused (the server still serves the files).
+        good = dict(uncond.MNIST_FILES)
         monkeypatch.setattr(uncond, "MNIST_FILES", {n: "0" * 64 for n in files})
         with pytest.raises(Exception, match="SHA-256|could not download"):
             uncond.download_mnist(tmp_path / "other")
+        # Once downloaded, no server is needed any more (closed: a connection would be refused, not left hanging).
+        monkeypatch.setattr(uncond, "MNIST_FILES", good)
+        server.shutdown()
+        server.server_close()
+        assert uncond.download_mnist(tmp_path / "data") == folder
     finally:
         server.shutdown()
         server.server_close()

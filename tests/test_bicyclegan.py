@@ -418,9 +418,11 @@ def test_a_model_that_ignores_z_scores_zero_diversity():
 BATCHES, BATCH = 600, 16
 
 
+# Not run by default (run=False): a known failure that cost 163 s of the CI's 30 minutes on its 2-core machine.
+# `pytest --runxfail tests/test_bicyclegan.py -k diverse` runs it.
 @pytest.mark.slow
 @pytest.mark.xfail(
-    strict=True,
+    run=False,
     reason="the paper's claim is not shown at a CPU test's budget: after 800-1200 batches BicycleGAN's diversity is "
     "0.008-0.020 (7-17% of the real digits' 0.118) against pix2pix+noise's 0.007 (6%), from seed to seed; the "
     "test asks for 25% and 3x (benchmarks/RESULTS.md; issue 14 stays open)",
