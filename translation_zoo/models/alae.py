@@ -29,13 +29,24 @@ defaults here:
   (``LEARNING_RATES`` at the MLP's level of detail), constant; batch 128; 600 epochs of the 60,000 digits.
 - An exponential moving average of the networks (``model_s``), decay ``0.5 ** (batch / 10,000)`` per batch (a
   half-life of 10,000 images), is what the official figures sample and reconstruct with; here too
-  (``use_ema=True``).
+  (``use_ema=True``). As the official ``model_s`` (a second ``Model``), the averaged networks start from their own
+  random initialisation, not from a copy of the trained ones: after k batches of 128 the initial weights still
+  count for ``0.5 ** (k / 78)`` of them.
 
-Parameters (official configuration): F 15,300; G 1,905,424; E 1,904,690 (equal to the official networks, counted
-by instantiating ``Model(generator="GeneratorFC", encoder="EncoderFC", ...)``); D 5,151 here against the official
-10,200: the official D's last layer has 2·50 outputs of which the loss reads one (``x[:, 0, 50]``, "for compatibility
-with older models", podgorskiy/ALAE#38); the 99 others never get a gradient, and here D has that one output only
-(weights importable as row 50 of the official last layer). ``tests/test_alae.py`` pins these numbers.
+Parameters (official configuration): F 15,300; G 1,905,424; E 1,904,690, equal to the official networks (counted by
+instantiating the official ``Model(generator="GeneratorFC", encoder="EncoderFC", latent_size=50, mapping_layers=6,
+channels=1)``). D 5,151 here against 7,650 official, all of them live: the official D of this experiment is
+``MappingDNoStyle`` (``configs/mnist_fc.yaml``: ``MAPPING_D: "MappingDNoStyle"``; the branch ``mnist`` of the official
+repository, whose training script reads that key, builds it), three layers 50 -> 50 -> 50 -> 50 of which the loss reads
+output 0 only. Its last layer's other 49 rows (49 · 51 = 2,499 parameters) never get a gradient and never change any
+output, so here the last layer has the one output the loss reads: the same function and the same training (the zoo's
+contract also requires every parameter to train). The released ``Model`` ignores ``MAPPING_D`` and builds
+``MappingD`` (10,200 parameters: a last layer of 2 · 50 outputs read at ``[:, 0, 50]``, podgorskiy/ALAE#38), which
+expects the style-based encoder's 3-D output and fails with an IndexError on ``EncoderFC``'s 2-D w, so the released
+code cannot run this configuration as shipped. ``tests/test_alae.py`` pins these numbers.
+
+No MNIST weights are released (the official ``training_artifacts/download_all.py`` fetches the StyleALAE models of
+FFHQ, CelebA, LSUN bedroom and CelebA-HQ only), so there is no official-weights import for this variant.
 
 Latent editing at inference: :meth:`encode` (x -> w), :meth:`decode` (w -> x), :meth:`reconstruct` (G(E(x))) and
 :meth:`edit` (G(E(x) + α·direction)), with the EMA networks by default.
@@ -44,7 +55,10 @@ Deviations:
 - D has no activations between its layers, as the official code: its author calls that an error kept to stay
   consistent with the published results (podgorskiy/ALAE#44). ``d_activation=True`` puts LeakyReLU 0.2 between them.
 - Step 3 of Algorithm 1 updates θ_E and θ_G; the official code steps both optimisers, so F (through G's input, the
-  target ``w`` is detached) is updated as well. Here as the official code.
+  target ``w`` is detached) is updated as well. Here as the official code. Under the PyTorch the official code was
+  written for (1.4, ``zero_grad`` zeroes gradients instead of dropping them) that step also gives D's Adam a zero
+  gradient: D's weights stay, but its second-moment estimate decays by β2 and its step count advances, twice per
+  batch in all. Here the same (D gets zero gradients before E's optimiser steps in step 3).
 - Adam: ``torch.optim.Adam(betas=(0, 0.99))`` with one parameter group per equalisation coefficient (learning rate
   ``lr · coefficient``). The official ``LREQAdam`` adds ε to √v before the bias correction of v, PyTorch after it:
   the same update up to ε (1e-8) scaled by √(1 - β2^t).
@@ -60,7 +74,6 @@ Deviations:
 
 from __future__ import annotations
 
-import copy
 import math
 from typing import Any, Literal
 
@@ -217,10 +230,12 @@ class ALAE(TranslationGAN):
         self.gen = GeneratorMLP(latent_size, hidden, channels, mlp_size, image_size)
         self.encoder = EncoderMLP(latent_size, hidden, channels, mlp_size)
         self.disc = LatentDiscriminator(latent_size, d_layers, d_activation)
-        if ema_half_life > 0:  # the official model_s; not trained by any optimiser
-            self.mapping_ema = copy.deepcopy(self.mapping).requires_grad_(False)
-            self.gen_ema = copy.deepcopy(self.gen).requires_grad_(False)
-            self.encoder_ema = copy.deepcopy(self.encoder).requires_grad_(False)
+        if ema_half_life > 0:
+            # The official model_s: a second model with its own random initialisation, averaged towards the trained
+            # networks after every batch and never trained by an optimiser.
+            self.mapping_ema = Mapping(latent_size, mapping_layers).requires_grad_(False)
+            self.gen_ema = GeneratorMLP(latent_size, hidden, channels, mlp_size, image_size).requires_grad_(False)
+            self.encoder_ema = EncoderMLP(latent_size, hidden, channels, mlp_size).requires_grad_(False)
         self.eval_metrics = self.build_eval_metrics(val_metrics, feature_extractor, paired=False)
 
     # ------------------------------------------------------------------------------------------- players
@@ -284,7 +299,11 @@ class ALAE(TranslationGAN):
         w = self.mapping(self.sample_z(n))
         opt_ed.zero_grad(set_to_none=True)
         self._step(opt_fg, {"lae": (self.encoder(self.gen(w)) - w.detach()).pow(2).mean()})
-        opt_ed.step()  # D has no gradient here and is left as it is
+        # D is not in this loss. The official code (PyTorch 1.4, whose zero_grad zeroes gradients) still steps D's
+        # Adam with zero gradients: D's weights stay, its second moments decay by beta2 and its step count advances.
+        for p in self.disc.parameters():
+            p.grad = torch.zeros_like(p)
+        opt_ed.step()
         self._update_ema(n)
 
     @torch.no_grad()
