@@ -905,6 +905,17 @@ class SinGAN(TranslationGAN):
 
     # ------------------------------------------------------------------------------------------ applications
     @torch.no_grad()
+    def reconstruct(self) -> torch.Tensor:
+        """The pyramid's reconstruction of the training image (1, C, H, W): the fixed noise {z*, 0, ...} at every
+        trained scale (what the reconstruction loss trains; the official ``G(z_opt)`` images), in eval mode."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self(1, start_scale=len(self.gens))
+        finally:
+            self.train(was_training)
+
+    @torch.no_grad()
     def super_resolve(self, image: torch.Tensor, factor: float = 4.0) -> torch.Tensor:
         """Super-resolution by ``factor`` with the finest generator (the official ``SR.py``), in eval mode.
 
