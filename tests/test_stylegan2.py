@@ -30,6 +30,7 @@ import json
 import math
 import os
 import pickle
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -492,3 +493,63 @@ def test_official_pkl_of_another_architecture_is_refused(tmp_path, monkeypatch):
     _official_style_pickle(path, {"G_ema": model.gen}, monkeypatch, "")
     with pytest.raises(OfficialPickleError, match=r"snap\.pkl \[G\] does not fit: missing \['mapping\.fc2"):
         StyleGAN2.from_official_pkl(path, mapping_layers=3)
+
+
+# ----------------------------------------------------------------------------------------------- end to end
+def test_quickstart_recipe_runs_end_to_end(tmp_path):
+    """The quickstart recipe through the `lightning` CLI, tiny: fit with the lazy R1 and path-length steps and a
+    validation FID (`lightning predict` of unconditional models: tests/test_backbones.py, the zoo tests)."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
+    exe = Path(sys.executable).with_name("lightning")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "translation_zoo.cli"]
+    recipe = str(ROOT / "recipes" / "quickstart_stylegan2_digits.yaml")
+    narrow = ["--model.init_args.channel_max=8", "--model.init_args.z_dim=8", "--model.init_args.w_dim=8"]
+    fast = ["--trainer.max_epochs=1", "--data.init_args.max_dataset_size=16", "--data.init_args.batch_size=8"]
+    fast += ["--trainer.limit_val_batches=1", "--trainer.check_val_every_n_epoch=1", "--trainer.num_sanity_val_steps=0"]
+    out = subprocess.run(
+        [*cmd, "fit", "--config", recipe, *fast, *narrow],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    (run_dir,) = (tmp_path / "runs" / "quickstart_stylegan2").iterdir()
+    metrics = (run_dir / "metrics.csv").read_text()
+    assert "val/fid_digits_mnist" in metrics and "train/g_pl" in metrics and "train/d_r1" in metrics, metrics[:500]
+    ckpt = run_dir / "checkpoints" / "last.ckpt"
+    # 16 digits in batches of 8: batch 0 has the G, path-length, D and R1 steps, batch 1 the G and D steps.
+    assert torch.load(ckpt, weights_only=True, map_location="cpu")["global_step"] == 6
+
+
+# -------------------------------------------------------------------------------------------------- learning
+def _load_digits_benchmark():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("stylegan2_digits", ROOT / "benchmarks" / "stylegan2_digits.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+#: Batches of 32 the slow test trains (benchmarks/stylegan2_digits.py's CONFIG); what fits in its 90 s.
+LEARNING_BATCHES = 100
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="measured (seed 0, CONFIG of benchmarks/stylegan2_digits.py, lr 0.0025, ema_kimg 0.5, batch 32, 2 threads): "
+    "after 100 batches FID untrained 130.8, G 240.1 (7/10 digits), G_ema 262.5 (8/10); after 300 batches G 117.9, "
+    "G_ema 135.3 (4/10): in a CPU budget the raw G oscillates (FID 107-274 between probes) and neither is well "
+    "below the untrained generator, nor does G_ema beat G",
+)
+def test_ema_generator_scores_better_than_the_raw_generator():
+    """The paper samples from G_ema: on the digits its FID is below the raw G's, and both are well below the
+    untrained generator's (FID in the shipped MNIST classifier's feature space, 1,000 samples)."""
+    bench = _load_digits_benchmark()
+    r = bench.train_and_score(seed=0, batches=LEARNING_BATCHES, threads=2)
+    print(f"\nStyleGAN2 digits: {r}")
+    assert r["g_fid"] < 0.75 * r["before_fid"], r
+    assert r["ema_fid"] < r["g_fid"], r
