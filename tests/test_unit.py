@@ -342,24 +342,23 @@ def _load_benchmark(name: str):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="measured (seed 0, ngf 8, lr 4e-4, 200 iterations of 8, 54 s under the lock): FID 30.9 vs 66.0 for no "
-    "translation, but digit accuracy 0.09 (chance 0.1): the digit is not kept yet in this budget",
-)
 def test_unit_translates_mnist_into_uci_digits_and_keeps_the_digit():
     """MNIST -> UCI: G2(E1(a)) is closer to real UCI digits than a itself (FID in the UCI classifier's feature
-    space) and keeps a's digit above chance; the initialised model does neither."""
+    space) and keeps a's digit well above chance; the initialised model does neither. The quickstart's setting:
+    both residual blocks shared (n_shared = 2) and lr 4e-4; with n_shared = 1 this budget gave FID 30.9 but
+    accuracy 0.09 (the digit lost)."""
     torch.set_num_threads(2)
     bench = _load_benchmark("unit_digits")
-    r = bench.train_and_score(iterations=ITERATIONS, seed=0, ngf=8, lr=4e-4)
+    r = bench.train_and_score(iterations=ITERATIONS, seed=0, ngf=8, lr=4e-4, n_shared=2)
     print(f"\nUNIT mnist_uci: {r}")
     assert r["fid_before"] > r["fid_identity"] and r["acc_before"] < 0.2, r  # chance is 0.1
     assert r["fid_after"] < FID_RATIO * r["fid_identity"], r
     assert r["acc_after"] > ACC_MIN, r
 
 
-# One measured seed only (see the xfail reason); a 3-seed benchmark is still to run.
+# Measured with benchmarks/unit_digits.py (200 iterations of 8, ngf 8, lr 4e-4, n_shared 2; 51-54 s of training each):
+# FID 19.6 / 32.5 / 23.6 (seeds 0 / 1 / 2) vs 66.0 for no translation, acc 0.47 / 0.58 / 0.09 (no translation 0.60,
+# chance 0.1): seed 2 still loses the digit in this budget, so the claim is shown on seed 0, not for every seed.
 ITERATIONS = 200
 FID_RATIO = 0.75
-ACC_MIN = 0.2
+ACC_MIN = 0.3
