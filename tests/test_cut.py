@@ -56,7 +56,6 @@ VARIANT = {
     "nce_layers": (0, 2, 5, 9),
 }
 VARIANT_SIZES = (38 * 38, 32 * 32, 32 * 32, 16 * 16)  # its maps at layers 0, 2, 5, 9 of 32x32 images
-FASTCUT_STEPS = 160  # FastCUT learns more slowly per step than CUT (and its steps cost ~60%)
 FLIPS = [True, False]  # FastCUT's coin in the two iterations of the training check
 
 
@@ -512,22 +511,12 @@ def test_ddp_two_processes_keep_the_projection_head_in_sync(tmp_path):
 # ------------------------------------------------------------------------------------------------ learning
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "mode,steps",
-    [
-        ("cut", 120),
-        pytest.param(
-            "fastcut",
-            FASTCUT_STEPS,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="FastCUT (lambda_NCE 10, no identity term) keeps the digit but does not reach the UCI look in a "
-                "CPU-sized budget: FID 413 / acc 0.22 at 160 steps, 263 / 0.56 at 480 (no translation: 66.0 / 0.60); "
-                "benchmarks/RESULTS.md, CUT / FastCUT",
-            ),
-        ),
-    ],
+    "mode,steps,options",
+    # FastCUT with lambda_NCE 1 (paper 10): at 10 the contrastive term outweighs the small GAN signal of these 32x32
+    # digits and FastCUT never beats no translation (FID 170-263 at 480-1440 steps, benchmarks/RESULTS.md).
+    [("cut", 240, {}), ("fastcut", 240, {"lambda_NCE": 1.0})],
 )
-def test_cut_and_fastcut_learn_mnist_to_uci(mode, steps):
+def test_cut_and_fastcut_learn_mnist_to_uci(mode, steps, options):
     """MNIST -> UCI, the setting of benchmarks/cut_vs_cyclegan.py (batch 8, ngf = ndf = 16, H width 64): G(a) is
     closer to real UCI digits than a itself ("no translation", FID in the UCI classifier's feature space) and keeps
     a's digit far above chance (0.1); the initial G does neither."""
@@ -535,12 +524,13 @@ def test_cut_and_fastcut_learn_mnist_to_uci(mode, steps):
     bench = load_bench("cut_vs_cyclegan")
     test = bench.test_split(8)
     baseline = bench.score(lambda a: a, test)
-    r = bench.train(mode, steps, steps, 0, 8, 16, test)
+    r = bench.train(mode, steps, steps, 0, 8, 16, test, **options)
     first, final = r["curve"][0], r["curve"][-1]
     print(f"\n{mode} {steps} steps: input {baseline}, initial {first}, final {final}, {r['s_per_iter']:.3f} s/iter")
     assert first["fid"] > baseline["fid"] and first["acc"] < 0.2, first
-    # Measured (seed 0, 1 thread, 2-core EPYC): CUT 120 steps FID 53.2 / acc 0.544 (no translation 66.0 / 0.602),
-    # 32 s; the 480-step benchmark reaches 9.5 / 0.53.
+    # Measured (1 thread, 2-core AVX2 EPYC; seeds 0 / 1): CUT FID 15.1 / 20.6, acc 0.50 / 0.52 (135-143 s);
+    # FastCUT (lambda_NCE 1) 21.7 / 19.1, acc 0.59 / 0.56 (75-78 s); no translation 66.0 / 0.60. 120 steps were
+    # not enough on this machine (FID 266).
     assert final["fid"] < 0.9 * baseline["fid"], (final, baseline)
     assert final["acc"] > 0.3, final
 
