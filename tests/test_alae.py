@@ -307,9 +307,10 @@ def _benchmark():
 BATCHES = 300
 
 
+# Not run by default (run=False): a known failure that would cost over a minute of the CI's 30; `--runxfail` runs it.
 @pytest.mark.slow
 @pytest.mark.xfail(
-    strict=True,
+    run=False,
     reason="measured (seed 0, the paper's configuration, 300 batches of 128, 71.8 s of training under the lock): "
     "sample FID 196.1 vs 88.4 untrained (averaged networks), 4/10 digits; reconstructions keep the digit at chance "
     "(accuracy 0.101, untrained 0.102): not learned in this budget",

@@ -537,9 +537,10 @@ def _load_digits_benchmark():
 LEARNING_BATCHES = 100
 
 
+# Not run by default (run=False): a known failure that would cost over a minute of the CI's 30; `--runxfail` runs it.
 @pytest.mark.slow
 @pytest.mark.xfail(
-    strict=True,
+    run=False,
     reason="measured (seed 0, CONFIG of benchmarks/stylegan2_digits.py, lr 0.0025, ema_kimg 0.5, batch 32, 2 threads): "
     "after 100 batches FID untrained 130.8, G 240.1 (7/10 digits), G_ema 262.5 (8/10); after 300 batches G 117.9, "
     "G_ema 135.3 (4/10): in a CPU budget the raw G oscillates (FID 107-274 between probes) and neither is well "
