@@ -68,6 +68,30 @@ def test_folder_layout_domains_option_orders_and_selects(tmp_path):
     }
 
 
+def test_references_are_two_images_of_one_drawn_domain_and_repeat_under_a_seed(tmp_path):
+    data = _module(_folders(tmp_path), references=True)
+    data.setup("fit")
+    assert "reference" not in data.val_set[0]  # evaluation items carry no references
+    grey = {round((40 * d) / 127.5 - 1, 4): d for d in range(3)}  # domain d's images are grey 40*d
+    drawn = set()
+    for seed in range(20):
+        torch.manual_seed(seed)
+        item = data.train_set[seed % 6]
+        d = item["reference_domain"].item()
+        drawn.add(d)
+        assert item["reference"].shape == item["reference2"].shape == (3, 16, 16)
+        assert grey[round(item["reference"][0, 0, 0].item(), 4)] == d
+        assert grey[round(item["reference2"][0, 0, 0].item(), 4)] == d
+        torch.manual_seed(seed)
+        again = data.train_set[seed % 6]
+        assert again["reference_domain"].item() == d and torch.equal(again["reference"], item["reference"])
+    assert drawn == {0, 1, 2}
+    batch = next(iter(data.train_dataloader()))
+    assert {"reference", "reference2", "reference_domain"} <= set(batch) and batch["reference"].shape[0] == 3
+    with pytest.raises(DataError, match="references=True needs layout='folders'"):
+        _module(tmp_path, layout="attributes", selected_attrs=["Male"], references=True)
+
+
 def test_rafd_style_root_of_domain_folders(tmp_path):
     for d, name in enumerate(("angry", "happy")):
         _png(tmp_path / name / "a.png", 10 * d)

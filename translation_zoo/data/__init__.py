@@ -20,9 +20,15 @@ Batch contract (every data module, every stage):
   sub-folders. Predict images get the deterministic evaluation transform (resized to ``crop_size``
   with the default ``preprocess="resize_and_crop"``).
 
-* Multi-domain batches (the contract tests build them; the MultiDomainDataModule family follows)::
+* Multi-domain batches (``MultiDomainDataModule``; folder per domain)::
 
       {"image": (N, C, H, W), "domain": (N,) int64, "path": list[str]}
+
+  with a CelebA-style attribute file, ``"attrs": (N, K) float32 in {0, 1}`` instead of ``"domain"``; with
+  ``references=True`` training batches add ``"reference"``, ``"reference2"`` (N, C, H, W) and
+  ``"reference_domain"`` (N,) int64: two images of one drawn target domain (StarGAN v2).
+* Single-image batches (SinGAN; ``SingleImageDataModule``): ``{"image": (1, C, H, W), "path": [name]}``, the one
+  image at its own size, delivered ``steps_per_epoch`` times an epoch.
 
 * Unconditional batches (GAN, DCGAN, VAE; ``ImageFolderDataModule``), real images only::
 
@@ -33,7 +39,7 @@ Batch contract (every data module, every stage):
       {"index": (N,) int64, "path": list[str]}
 
 A model names the layout it trains on in ``batch_kind`` (``"paired"``, ``"unpaired"``, ``"multidomain"``,
-``"unconditional"``); the zoo-wide tests build a synthetic batch of that kind (``tests/conftest.py``,
+``"unconditional"``, ``"single_image"``); the zoo-wide tests build a synthetic batch of that kind (``tests/conftest.py``,
 ``BATCH_KINDS``).
 
 Errors in the data or in data options raise ``DataError`` (a ``ValueError``) naming the file, folder
@@ -42,17 +48,23 @@ or option at fault. Data-module ``__init__`` never touches the disk, so recipes 
 
 from translation_zoo.data.base import DataError, TranslationDataModule, list_images, load_image
 from translation_zoo.data.demo import DemoPairedDataModule, DemoUnpairedDataModule, label_from_path
+from translation_zoo.data.multidomain import DemoMultiDomainDataModule, MultiDomainDataModule
 from translation_zoo.data.paired import PairedDataModule
+from translation_zoo.data.single import DemoSingleImageDataModule, SingleImageDataModule
 from translation_zoo.data.unconditional import DemoImageFolderDataModule, ImageFolderDataModule
 from translation_zoo.data.unpaired import UnpairedDataModule
 
 __all__ = [
     "DataError",
     "DemoImageFolderDataModule",
+    "DemoMultiDomainDataModule",
     "DemoPairedDataModule",
+    "DemoSingleImageDataModule",
     "DemoUnpairedDataModule",
     "ImageFolderDataModule",
+    "MultiDomainDataModule",
     "PairedDataModule",
+    "SingleImageDataModule",
     "TranslationDataModule",
     "UnpairedDataModule",
     "label_from_path",

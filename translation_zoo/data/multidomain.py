@@ -8,7 +8,11 @@ Layouts users already have:
       root/train/<domain>/*.png    root/val/<domain>/*.png  (or test/)
 
   Without a ``train/`` folder, ``root`` itself holds the domain folders (RaFD as the official StarGAN reads it).
-  Batches ``{"image": (N, C, H, W) in [-1, 1], "domain": (N,) int64, "path": list[str]}``.
+  Batches ``{"image": (N, C, H, W) in [-1, 1], "domain": (N,) int64, "path": list[str]}``. With
+  ``references=True`` (reference-guided models: StarGAN v2), each training item also carries two reference images
+  of one target domain, as the official StarGAN v2 reference loader draws them: ``"reference"``, ``"reference2"``
+  (N, C, H, W) and ``"reference_domain"`` (N,) int64 — the domain drawn uniformly (the official loader balances
+  the domains), the two images drawn uniformly within it, independently of the item's own image.
 * ``layout="attributes"``: an image folder and an attribute file in the CelebA format (``list_attr_celeba.txt``:
   a count line, a header line of attribute names, then ``<file> <±1> <±1> ...`` per image), of which
   ``selected_attrs`` are used, as the official StarGAN's CelebA loader does: lines shuffled with Python's
@@ -111,20 +115,40 @@ class DomainFolderDataset(Dataset):
     """
 
     def __init__(
-        self, samples: list[tuple[Path, str]], root: Path, index: dict[str, int], channels: int, transform
+        self,
+        samples: list[tuple[Path, str]],
+        root: Path,
+        index: dict[str, int],
+        channels: int,
+        transform,
+        references: bool = False,
     ) -> None:
         self.samples, self.root, self.index, self.channels, self.transform = samples, root, index, channels, transform
+        self.references = references
+        self.by_domain: dict[str, list[Path]] = {}
+        for path, name in samples:
+            self.by_domain.setdefault(name, []).append(path)
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         path, name = self.samples[i]
-        return {
+        item = {
             "image": self.transform.image(load_image(path, self.channels)),
             "domain": torch.tensor(self.index[name], dtype=torch.int64),
             "path": path.relative_to(self.root).as_posix(),
         }
+        if self.references:
+            # torch's global RNG, seeded per sample by data.resumable: runs and resumes draw the same references.
+            names = sorted(self.by_domain, key=self.index.__getitem__)
+            ref_name = names[int(torch.randint(len(names), ()))]
+            pool = self.by_domain[ref_name]
+            first, second = (pool[int(j)] for j in torch.randint(len(pool), (2,)))
+            item["reference"] = self.transform.image(load_image(first, self.channels))
+            item["reference2"] = self.transform.image(load_image(second, self.channels))
+            item["reference_domain"] = torch.tensor(self.index[ref_name], dtype=torch.int64)
+        return item
 
 
 class AttributeDataset(Dataset):
@@ -199,6 +223,8 @@ class MultiDomainDataModule(TranslationDataModule):
         crop_size: centre crop before resizing (official CelebA 178, RaFD 256; ``None``: none).
         flip: random horizontal flips in training (official: on).
         max_dataset_size: use at most this many images of each split (the first, in file order).
+        references: ``folders``: training items also carry two reference images of a random domain
+            (``reference``, ``reference2``, ``reference_domain``; StarGAN v2's reference-guided training).
         batch_size: official 16; also ``num_workers``, ``pin_memory``, ``persistent_workers``, ``predict_dir``.
     """
 
@@ -216,6 +242,7 @@ class MultiDomainDataModule(TranslationDataModule):
         crop_size: int | None = None,
         flip: bool = True,
         max_dataset_size: int | None = None,
+        references: bool = False,
         batch_size: int = 16,
         num_workers: int = 4,
         pin_memory: bool | None = None,
@@ -230,6 +257,9 @@ class MultiDomainDataModule(TranslationDataModule):
         check_int("test_size", test_size, 0)
         check_bool("flip", flip)
         check_int("max_dataset_size", max_dataset_size, 1, optional=True)
+        check_bool("references", references)
+        if references and layout != "folders":
+            raise DataError("references=True needs layout='folders' (reference images of a target domain folder)")
         if layout == "attributes" and not selected_attrs:
             raise DataError("layout='attributes' needs selected_attrs (e.g. [Black_Hair, Blond_Hair, Male])")
         if layout == "folders" and selected_attrs:
@@ -353,7 +383,14 @@ class MultiDomainDataModule(TranslationDataModule):
             except DataError as e:
                 raise DataError(f"domain {name!r}: {e}") from e
             samples += [(p, name) for p in paths[: self.hparams.max_dataset_size]]
-        return DomainFolderDataset(samples, folder, self.domain_index, self.hparams.channels, self._transform(train))
+        return DomainFolderDataset(
+            samples,
+            folder,
+            self.domain_index,
+            self.hparams.channels,
+            self._transform(train),
+            references=self.hparams.references and train,
+        )
 
     def _setup_attributes(self, stage: str) -> None:
         hp = self.hparams
@@ -494,6 +531,7 @@ class DemoMultiDomainDataModule(MultiDomainDataModule):
         image_size: int = 32,
         flip: bool = False,
         max_dataset_size: int | None = None,
+        references: bool = False,
         batch_size: int = 16,
         num_workers: int = 0,
         pin_memory: bool | None = None,
@@ -513,6 +551,7 @@ class DemoMultiDomainDataModule(MultiDomainDataModule):
             crop_size=None,
             flip=flip,
             max_dataset_size=max_dataset_size,
+            references=references,
             batch_size=batch_size,
             num_workers=num_workers,
             pin_memory=pin_memory,

@@ -10,13 +10,17 @@ from .discogan import DiscoGAN
 from .dualgan import DualGAN
 from .gan import GAN
 from .pix2pix import Pix2Pix
+from .singan import SinGAN
+from .stargan import StarGAN
 from .stylegan2 import StyleGAN2
 from .ugatit import UGATIT
+from .unit import UNIT
 from .vae import VAE
 
 __all__ = [
     "ALAE",
     "UGATIT",
+    "UNIT",
     "VAE",
     "BicycleGAN",
     "CUT",
@@ -29,6 +33,8 @@ __all__ = [
     "GAN",
     "InferenceSpec",
     "Pix2Pix",
+    "SinGAN",
+    "StarGAN",
     "StyleGAN2",
     "TranslationGAN",
 ]
