@@ -2,6 +2,7 @@
 
     python benchmarks/cut_vs_cyclegan.py --steps 480 --eval-every 40   # the run of benchmarks/RESULTS.md (~6 min)
     python benchmarks/cut_vs_cyclegan.py --steps 40 --eval-every 20 --models cut   # smoke test
+    python benchmarks/cut_vs_cyclegan.py --steps 480 --eval-every 80 --set fastcut:lambda_NCE=1   # FastCUT's λ_NCE 1
 
 The paper's efficiency claim in miniature: CUT learns one generator (no inverse G, no second D), so an iteration
 costs less than CycleGAN's, and FastCUT less again. Every model gets the same architecture (``resnet_6blocks``,
@@ -147,11 +148,13 @@ def run(
     **options: Any,
 ) -> dict[str, Any]:
     """Train each of ``models`` and return its curve; ``"input"`` holds the untranslated digits' scores.
-    ``options``: further model options for every model (e.g. ``lambda_NCE``)."""
+    ``options``: further model options, ``{"lambda_NCE": 1}`` for every model or ``{"fastcut:lambda_NCE": 1}``
+    for one."""
     test = test_split(batch_size)
     results: dict[str, Any] = {"input": score(lambda a: a, test)}
     for name in models:
-        results[name] = train(name, steps, eval_every, seed, batch_size, ngf, test, netf_nc, **options)
+        own = {k.split(":", 1)[-1]: v for k, v in options.items() if ":" not in k or k.startswith(name + ":")}
+        results[name] = train(name, steps, eval_every, seed, batch_size, ngf, test, netf_nc, **own)
     return results
 
 
@@ -198,7 +201,11 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", help="also write the results to this file")
     p.add_argument(
-        "--set", nargs="+", default=[], metavar="KEY=VALUE", help="model options (YAML values), e.g. lambda_NCE=1"
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="model options (YAML values) for every model, e.g. lambda_NCE=1, or for one: fastcut:lambda_NCE=1",
     )
     args = p.parse_args()
     options = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
