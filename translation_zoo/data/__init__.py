@@ -39,8 +39,8 @@ Batch contract (every data module, every stage):
       {"index": (N,) int64, "path": list[str]}
 
 A model names the layout it trains on in ``batch_kind`` (``"paired"``, ``"unpaired"``, ``"multidomain"``,
-``"unconditional"``, ``"single_image"``); the zoo-wide tests build a synthetic batch of that kind (``tests/conftest.py``,
-``BATCH_KINDS``).
+``"unconditional"``, ``"single_image"``); the zoo-wide tests build a synthetic batch of that kind
+(``tests/conftest.py``, ``BATCH_KINDS``).
 
 Errors in the data or in data options raise ``DataError`` (a ``ValueError``) naming the file, folder
 or option at fault. Data-module ``__init__`` never touches the disk, so recipes parse without data.

@@ -51,8 +51,9 @@ The official CelebA configuration (the defaults):
 
 Parameters (official 64x64 configuration): encoder 18,071,360; decoder 4,693,155; discriminator 10,953,857, equal
 to the official DeepPy networks' (``architectures.img64x64`` with ``n_hidden=128``; ``tests/test_vaegan.py`` counts
-them layer by layer from that architecture and pins them). 32x32: 5,488,448; 2,481,187; 4,047,873. ``image_size=32`` builds the official ``img32x32`` networks (Dec from 256x4x4 with 192, 128, 32 filters, Dis
-128, 192, 256).
+them layer by layer from that architecture and pins them). 32x32: 5,488,448; 2,481,187; 4,047,873.
+``image_size=32`` builds the official ``img32x32`` networks (Dec from 256x4x4 with 192, 128, 32 filters, Dis 128,
+192, 256).
 
 Attribute editing (§4.2, ``celeba_aegan.py``): an attribute's vector is the mean code of images with the attribute
 minus the mean code of images without it; ``edit(x, attribute, strength)`` decodes Enc(x) + strength · vector.
