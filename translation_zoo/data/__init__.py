@@ -38,8 +38,19 @@ Batch contract (every data module, every stage):
 
       {"index": (N,) int64, "path": list[str]}
 
+* Semantic batches (label map -> photo: pix2pixHD, SPADE; ``LabelMapDataModule``)::
+
+      {"label": (N, 1, H, W) int64, "instance": (N, 1, H, W) int64, "image": (N, 3, H, W), "path": list[str]}
+
+  ``label`` holds class ids ``0 .. label_nc - 1``; with ``contain_dontcare_label`` the dataset's don't-care id
+  (Cityscapes/COCO-Stuff 255, ADE20K's stored 0) becomes ``label_nc``. ``instance`` (only with ``use_instance``)
+  holds the stored instance ids (Cityscapes encoding: a stuff pixel holds its class id, an object
+  ``class * 1000 + k``); boundary maps are computed by the model. Label, instance and photo share one crop and flip;
+  labels and instances are resized with nearest neighbour. Predict batches carry ``label`` (+ ``instance``) and
+  ``path``, no ``image``.
+
 A model names the layout it trains on in ``batch_kind`` (``"paired"``, ``"unpaired"``, ``"multidomain"``,
-``"unconditional"``, ``"single_image"``); the zoo-wide tests build a synthetic batch of that kind
+``"unconditional"``, ``"single_image"``, ``"semantic"``); the zoo-wide tests build a synthetic batch of that kind
 (``tests/conftest.py``, ``BATCH_KINDS``).
 
 Errors in the data or in data options raise ``DataError`` (a ``ValueError``) naming the file, folder
@@ -48,6 +59,7 @@ or option at fault. Data-module ``__init__`` never touches the disk, so recipes 
 
 from translation_zoo.data.base import DataError, TranslationDataModule, list_images, load_image
 from translation_zoo.data.demo import DemoPairedDataModule, DemoUnpairedDataModule, label_from_path
+from translation_zoo.data.labelmaps import DemoLabelMapDataModule, LabelMapDataModule
 from translation_zoo.data.multidomain import DemoMultiDomainDataModule, MultiDomainDataModule
 from translation_zoo.data.paired import PairedDataModule
 from translation_zoo.data.single import DemoSingleImageDataModule, SingleImageDataModule
@@ -57,11 +69,13 @@ from translation_zoo.data.unpaired import UnpairedDataModule
 __all__ = [
     "DataError",
     "DemoImageFolderDataModule",
+    "DemoLabelMapDataModule",
     "DemoMultiDomainDataModule",
     "DemoPairedDataModule",
     "DemoSingleImageDataModule",
     "DemoUnpairedDataModule",
     "ImageFolderDataModule",
+    "LabelMapDataModule",
     "MultiDomainDataModule",
     "PairedDataModule",
     "SingleImageDataModule",

@@ -9,6 +9,7 @@ from .dcgan import DCGAN
 from .discogan import DiscoGAN
 from .dualgan import DualGAN
 from .gan import GAN
+from .munit import MUNIT
 from .pix2pix import Pix2Pix
 from .singan import SinGAN
 from .stargan import StarGAN
@@ -31,6 +32,7 @@ __all__ = [
     "DiscoGAN",
     "DualGAN",
     "GAN",
+    "MUNIT",
     "InferenceSpec",
     "Pix2Pix",
     "SinGAN",

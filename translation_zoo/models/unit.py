@@ -70,116 +70,13 @@ from torch import nn
 
 from ..losses import GANLoss
 from ..nn import init_weights
+from ..nn.unit_blocks import ContentEncoder, Decoder, LayerNorm, MsImageDis
 from .base import Condition, InferenceSpec, TranslationGAN
 
 # --------------------------------------------------------------------------------------------------- blocks
-# The module and attribute names give the official state-dict keys (``enc.model.3.model.0.model.1.conv.weight``).
-
-
-class LayerNorm(nn.Module):
-    """The official decoder's layer norm: per image over (C, H, W), (x - mean) / (std + eps) with the unbiased std,
-    then a per-channel γ (initialised U(0, 1)) and β (0)."""
-
-    def __init__(self, num_features: int, eps: float = 1e-5) -> None:
-        super().__init__()
-        self.eps = eps
-        self.gamma = nn.Parameter(torch.rand(num_features))
-        self.beta = nn.Parameter(torch.zeros(num_features))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flat = x.flatten(1)
-        std, mean = torch.std_mean(flat, dim=1)
-        shape = (-1,) + (1,) * (x.dim() - 1)
-        x = (x - mean.view(shape)) / (std.view(shape) + self.eps)
-        return x * self.gamma.view(1, -1, 1, 1) + self.beta.view(1, -1, 1, 1)
-
-
-def _norm(norm: str, channels: int) -> nn.Module:
-    if norm == "in":
-        return nn.InstanceNorm2d(channels)  # no affine parameters, no running statistics (official 'in')
-    if norm == "ln":
-        return LayerNorm(channels)
-    if norm == "none":
-        return nn.Identity()
-    raise ValueError(f"norm must be 'in', 'ln' or 'none', got {norm!r}")
-
-
-def _activation(name: str) -> nn.Module:
-    return {"relu": nn.ReLU, "lrelu": partial(nn.LeakyReLU, 0.2), "tanh": nn.Tanh, "none": nn.Identity}[name]()
-
-
-class ConvBlock(nn.Module):
-    """The official ``Conv2dBlock``: reflection padding, conv (with bias), norm, activation."""
-
-    def __init__(
-        self, in_ch: int, out_ch: int, kernel: int, stride: int, padding: int, norm: str = "none", act: str = "relu"
-    ) -> None:
-        super().__init__()
-        # padding_mode="reflect" pads exactly like the official separate ReflectionPad2d.
-        self.conv = nn.Conv2d(in_ch, out_ch, kernel, stride, padding, padding_mode="reflect")
-        self.norm = _norm(norm, out_ch)
-        self.activation = _activation(act)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.activation(self.norm(self.conv(x)))
-
-
-class ResBlock(nn.Module):
-    """x + [3x3 conv, IN, ReLU, 3x3 conv, IN](x), reflection padding."""
-
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.model = nn.Sequential(
-            ConvBlock(dim, dim, 3, 1, 1, "in", "relu"), ConvBlock(dim, dim, 3, 1, 1, "in", "none")
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.model(x)
-
-
-class ResBlocks(nn.Module):
-    def __init__(self, n: int, dim: int) -> None:
-        super().__init__()
-        self.model = nn.Sequential(*(ResBlock(dim) for _ in range(n)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
-
-
-class Encoder(nn.Module):
-    """E_i: 7x7 conv, ``n_downsample`` 4x4 stride-2 convs (doubling the width), ``n_res`` residual blocks; IN, ReLU.
-    Returns the mean of q_i(z|x): (N, ngf·2^n_downsample, H/2^n_downsample, W/2^n_downsample)."""
-
-    def __init__(self, input_nc: int, ngf: int, n_downsample: int, n_res: int) -> None:
-        super().__init__()
-        layers: list[nn.Module] = [ConvBlock(input_nc, ngf, 7, 1, 3, "in", "relu")]
-        dim = ngf
-        for _ in range(n_downsample):
-            layers.append(ConvBlock(dim, 2 * dim, 4, 2, 1, "in", "relu"))
-            dim *= 2
-        layers.append(ResBlocks(n_res, dim))
-        self.model = nn.Sequential(*layers)
-        self.output_dim = dim
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
-
-
-class Decoder(nn.Module):
-    """G_i: ``n_res`` residual blocks (IN), ``n_upsample`` x (nearest x2, 5x5 conv, layer norm, ReLU), 7x7 conv,
-    tanh."""
-
-    def __init__(self, dim: int, output_nc: int, n_upsample: int, n_res: int) -> None:
-        super().__init__()
-        layers: list[nn.Module] = [ResBlocks(n_res, dim)]
-        for _ in range(n_upsample):
-            layers += [nn.Upsample(scale_factor=2), ConvBlock(dim, dim // 2, 5, 1, 2, "ln", "relu")]
-            dim //= 2
-        layers.append(ConvBlock(dim, output_nc, 7, 1, 3, "none", "tanh"))
-        self.model = nn.Sequential(*layers)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.model(z)
+# The official networks.py blocks that MUNIT shares unchanged live in translation_zoo/nn/unit_blocks.py; their module
+# and attribute names give the official state-dict keys (``enc.model.3.model.0.model.1.conv.weight``).
+Encoder = ContentEncoder  # E_i: the official ContentEncoder (IN, ReLU), the mean of q_i(z|x)
 
 
 class VAEGen(nn.Module):
@@ -188,7 +85,7 @@ class VAEGen(nn.Module):
     def __init__(self, input_nc: int, ngf: int = 64, n_downsample: int = 2, n_res: int = 4) -> None:
         super().__init__()
         self.enc = Encoder(input_nc, ngf, n_downsample, n_res)
-        self.dec = Decoder(self.enc.output_dim, input_nc, n_downsample, n_res)
+        self.dec = Decoder(self.enc.output_dim, input_nc, n_downsample, n_res, res_norm="in")
         self.size_multiple = 2**n_downsample
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -213,42 +110,6 @@ def share_layers(gen_a: VAEGen, gen_b: VAEGen, n_shared: int) -> None:
         enc_b[i] = enc_a[i]
     for i in range(n_shared):
         dec_b[i] = dec_a[i]
-
-
-class MsImageDis(nn.Module):
-    """The official multi-scale discriminator: ``num_scales`` identical nets on the image average-pooled by 2
-    (3x3, stride 2, padding 1, padding excluded from the mean) between scales; each ``n_layers`` 4x4 stride-2 convs
-    (LeakyReLU 0.2, no norm, reflection padding) and a 1x1 conv to one channel. Returns one logit map per scale."""
-
-    def __init__(self, input_nc: int, ndf: int = 64, n_layers: int = 4, num_scales: int = 3) -> None:
-        super().__init__()
-        self.n_layers = n_layers
-        self.cnns = nn.ModuleList(self._make_net(input_nc, ndf, n_layers) for _ in range(num_scales))
-
-    @staticmethod
-    def _make_net(input_nc: int, ndf: int, n_layers: int) -> nn.Sequential:
-        layers: list[nn.Module] = [ConvBlock(input_nc, ndf, 4, 2, 1, "none", "lrelu")]
-        dim = ndf
-        for _ in range(n_layers - 1):
-            layers.append(ConvBlock(dim, 2 * dim, 4, 2, 1, "none", "lrelu"))
-            dim *= 2
-        layers.append(nn.Conv2d(dim, 1, 1))
-        return nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        # The coarsest net's last 4x4 conv reflection-pads a 1-pixel border, which needs at least 2 pixels.
-        smallest = min(x.shape[-2:]) // 2 ** (len(self.cnns) - 1 + self.n_layers - 1)
-        if smallest < 2:
-            raise ValueError(
-                f"images of {tuple(x.shape[-2:])} are too small for a {self.n_layers}-layer discriminator at "
-                f"{len(self.cnns)} scales: the sides must be at least {2 ** (len(self.cnns) + self.n_layers - 1)}"
-            )
-        outputs = []
-        for i, net in enumerate(self.cnns):
-            if i:
-                x = F.avg_pool2d(x, 3, 2, 1, count_include_pad=False)
-            outputs.append(net(x))
-        return outputs
 
 
 class Translator(nn.Module):
