@@ -70,6 +70,24 @@ def _single_image(model: TranslationGAN, g: torch.Generator, n: int, size: int) 
     return {"image": image, "path": ["single.png"] * n}
 
 
+def _semantic(model: TranslationGAN, g: torch.Generator, n: int, size: int) -> dict:
+    """Label maps of 8x8-pixel blocks (ids 0 .. label_nc - 1), instance maps in the Cityscapes encoding (odd classes
+    are objects, one per image quadrant: class * 1000 + k; even classes are stuff: the class id) and smooth images
+    (the "semantic" batch of data/labelmaps.py)."""
+    hp = model.hparams
+    blocks = torch.randint(0, hp.label_nc, (n, 1, size // 8, size // 8), generator=g)
+    label = blocks.repeat_interleave(8, 2).repeat_interleave(8, 3)  # (N, 1, H, W) int64
+    rows, cols = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    quadrant = (2 * (rows >= size // 2) + (cols >= size // 2)).expand_as(label)
+    instance = torch.where(label % 2 == 1, label * 1000 + quadrant, label)
+    return {
+        "label": label,
+        "instance": instance,
+        "image": _smooth_images(g, n, hp.output_nc, size),
+        "path": [f"l{i}.png" for i in range(n)],
+    }
+
+
 #: batch_kind -> (builder, key of the source images, key of the target-like images). A model of a new kind is
 #: covered by the zoo-wide tests by adding its builder here (DESIGN.md, "Every kind of model"). Unconditional
 #: models have no source key: what ``forward`` takes is the number of images to generate.
@@ -79,6 +97,7 @@ BATCH_KINDS = {
     "multidomain": (_multidomain, "image", "image"),
     "unconditional": (_unconditional, None, "image"),
     "single_image": (_single_image, None, "image"),
+    "semantic": (_semantic, "label", "image"),
 }
 
 
@@ -101,6 +120,8 @@ def predict_batch(model: TranslationGAN, x: torch.Tensor | int, paths: list[str]
     """A ``lightning predict`` batch for ``x`` = :func:`source_of` (unconditional: one index per image)."""
     if isinstance(x, int):
         return {"index": torch.arange(x), "path": paths}
+    if model.batch_kind == "semantic":  # label maps (instance maps are optional at test time)
+        return {"label": x, "path": paths}
     return {"A": x, "path": paths}
 
 

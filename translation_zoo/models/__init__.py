@@ -11,6 +11,7 @@ from .dualgan import DualGAN
 from .gan import GAN
 from .munit import MUNIT
 from .pix2pix import Pix2Pix
+from .pix2pixhd import Pix2PixHD
 from .singan import SinGAN
 from .stargan import StarGAN
 from .stylegan2 import StyleGAN2
@@ -35,6 +36,7 @@ __all__ = [
     "MUNIT",
     "InferenceSpec",
     "Pix2Pix",
+    "Pix2PixHD",
     "SinGAN",
     "StarGAN",
     "StyleGAN2",

@@ -4,10 +4,12 @@ from .conv import conv_bias, get_activation, get_norm_layer
 from .discriminators import PatchDiscriminator, PixelDiscriminator
 from .factory import define_discriminator, define_generator
 from .init import init_weights
+from .multiscale import MultiscaleDiscriminator, patch_layers
 from .resnet import ResnetBlock, ResnetGenerator
 from .unet import UnetGenerator, UnetSkipConnectionBlock
 
 __all__ = [
+    "MultiscaleDiscriminator",
     "PatchDiscriminator",
     "PixelDiscriminator",
     "ResnetBlock",
@@ -20,4 +22,5 @@ __all__ = [
     "get_activation",
     "get_norm_layer",
     "init_weights",
+    "patch_layers",
 ]
