@@ -14,6 +14,7 @@ from .pix2pix import Pix2Pix
 from .pix2pixhd import Pix2PixHD
 from .singan import SinGAN
 from .stargan import StarGAN
+from .starganv2 import StarGANv2
 from .stylegan2 import StyleGAN2
 from .ugatit import UGATIT
 from .unit import UNIT
@@ -39,6 +40,7 @@ __all__ = [
     "Pix2PixHD",
     "SinGAN",
     "StarGAN",
+    "StarGANv2",
     "StyleGAN2",
     "TranslationGAN",
 ]
