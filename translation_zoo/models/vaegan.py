@@ -6,20 +6,28 @@ Reference code: andersbll/autoencoding_beyond_pixels (Theano/DeepPy; ``architect
 
 A VAE whose decoder is also a GAN generator. The encoder's code z ~ q(z|x) = N(μ, σ²I) (reparameterised) is decoded
 into x̃ = Dec(z); instead of a pixel-wise error, the reconstruction is measured in the features Dis_l of the
-discriminator's l-th layer, a Gaussian observation model p(Dis_l(x) | z) = N(Dis_l(x) | Dis_l(x̃), I). The terms
-(the paper's symbols; equation numbers of arXiv:1512.09300v2):
+discriminator's l-th layer, a Gaussian observation model p(Dis_l(x) | z) = N(Dis_l(x) | Dis_l(x̃), I) (Eq. 6).
+The terms (the paper's symbols; equation numbers of arXiv:1512.09300v2):
 
-- L_prior = KL(q(z|x) || N(0, I)), the VAE's prior term (Eq. 2): ``-½ Σ_j (1 + log σ_j² - μ_j² - σ_j²)`` per image.
-- L_llike^Dis_l = -E_q[log p(Dis_l(x) | z)] (Eqs. 4-5) = ``½ ||Dis_l(x̃) - Dis_l(x)||²`` per image (+ a constant).
-- L_GAN = log Dis(x) + log(1 - Dis(Dec(z_p))) [+ log(1 - Dis(Dec(Enc(x))))] (Eq. 3 and its VAE/GAN form with
-  the reconstructions, §2.3), z_p ~ N(0, I).
+- L_prior = D_KL(q(z|x) || N(0, I)) (Eq. 4) = ``-½ Σ_j (1 + log σ_j² - μ_j² - σ_j²)`` per image.
+- L_llike^Dis_l = -E_q[log p(Dis_l(x) | z)] (Eq. 7) = ``½ ||Dis_l(x̃) - Dis_l(x)||²`` per image (+ a constant);
+  it replaces the VAE's pixel-wise L_llike^pixel (Eq. 3).
+- L_GAN = log Dis(x) + log(1 - Dis(Gen(z_p))) (Eq. 5), z_p ~ N(0, I), Gen = Dec; with ``discriminate_recon`` also
+  + log(1 - Dis(Dec(Enc(x)))) (the three-term L_GAN of §2.3, "Discriminating based on samples from p(z) and
+  q(z|x)"). L = L_prior + L_llike^Dis_l + L_GAN (Eq. 8).
 
-Per-network routing (Algorithm 1, "Limiting error signals" and "Weighting VAE vs. GAN", §2.3), as the official
-code computes it: one forward pass, then every network steps with its own gradient (simultaneously, not in turns):
+Per-network routing (Algorithm 1, "Limiting error signals to relevant networks" and "Weighting VAE vs. GAN",
+§2.3), as the official code computes it: one forward pass, then every network steps with its own gradient
+(simultaneously, not in turns). With L_GAN as in Eq. 5 (the log-likelihood D maximises):
 
-- Enc: L_prior + L_llike^Dis_l (no GAN gradient reaches the encoder);
-- Dec: γ · L_llike^Dis_l - L_GAN (the decoder fools D: the saturating minimax form, as the official code);
-- Dis: -L_GAN (only; the similarity term does not train D).
+- Enc minimises L_prior + L_llike^Dis_l (no GAN gradient reaches the encoder);
+- Dec minimises γ · L_llike^Dis_l + L_GAN, i.e. it descends log(1 - Dis(Dec(z_p))) (the saturating minimax form,
+  as the official code: the gradient of D's objective with respect to the generated images, sign flipped);
+- Dis minimises -L_GAN (only; the similarity term does not train D).
+
+Algorithm 1 prints the Dec and Dis updates as -∇(γ L_llike - L_GAN) and -∇L_GAN: consistent only with L_GAN read
+as D's cross-entropy, the negative of Eq. 5 (with Eq. 5 itself, Dec would help D and Dis would hurt itself). The
+official code's signs, above, are the ones implemented (``tests/test_vaegan.py`` checks the gradients).
 
 The official CelebA configuration (the defaults):
 
@@ -30,11 +38,13 @@ The official CelebA configuration (the defaults):
   bias) + ReLU, 3 x [conv stride 2, BN, ReLU] with 128, 256, 256 filters, linear 512 + BN + ReLU, linear 1, sigmoid.
   Batch norm: momentum 0.9 (PyTorch 0.1), ε 1e-6 after convolutions and 1e-5 after linear layers (DeepPy's).
 - Dis_l = the 4th convolution's output of Dis, before its batch norm (official ``recon_depth=9``: the first nine
-  layers of Dis), 256x8x8. The similarity pass runs Dis's layers on the batch [x̃; x] (its batch norm normalises
-  over both); the GAN pass runs Dis on [x; Dec(z_p)] (and the reconstructions when ``discriminate_recon``).
-- γ: the official decoder gradient is w ∇L_llike - (1 - w) ∇L_GAN with ``recon_vs_gan_weight`` w = 1e-6 on CelebA,
-  i.e. γ = w / (1 - w); here the decoder minimises (γ L_llike - L_GAN) / (1 + γ), the same with γ = 1e-6.
-- D's loss weights real and generated images 0.5 each (``real_vs_gen_weight``); log terms are log(d + 1e-3).
+  layers of Dis), 256x8x8; at 32x32 the 3rd, 192x8x8 (``cifar_aegan.py``: ``recon_depth=6``). The similarity pass
+  runs Dis's layers on the batch [x̃; x] (its batch norm normalises over both); the GAN pass runs Dis on
+  [x; Dec(z_p)] (and the reconstructions when ``discriminate_recon``).
+- γ: the official decoder gradient is w ∇L_llike + (1 - w) ∇L_GAN with ``recon_vs_gan_weight`` w = 1e-6 on CelebA,
+  i.e. γ = w / (1 - w); here the decoder minimises (γ L_llike + L_GAN) / (1 + γ), the same with γ = 1e-6.
+- D's loss weights real and generated images 0.5 each (``real_vs_gen_weight``, ``real_weight``); log terms are
+  log(d + 1e-3).
 - The official CelebA run discriminates prior samples only (``discriminate_ae_recon=False``); the paper's Eq.
   with reconstructions is ``discriminate_recon=True`` (also the default of the official ``build_model``).
 - Equilibrium (official trainer): with D's costs on real, c_r = mean -log(Dis(x)), and on generated images,
@@ -70,7 +80,7 @@ Deviations:
 - Reconstructions, edits and attribute vectors use the posterior mean μ; the official code decodes a sampled z.
 - No data augmentation in the model (the official CelebA pipeline jitters translation, scale, rotation, gamma,
   contrast and hue before cropping; see ``recipes/vaegan_celeba.yaml``).
-- γ: (γ L_llike - L_GAN) / (1 + γ) with γ = 1e-6 gives w = 1e-6 / (1 + 1e-6), 1e-12 off the official 1e-6.
+- γ: (γ L_llike + L_GAN) / (1 + γ) with γ = 1e-6 gives w = 1e-6 / (1 + 1e-6), 1e-12 off the official 1e-6.
 - Precision: the per-network gradients are taken with ``torch.autograd.grad``; use fp32 or bf16 (fp16's loss
   scaler is not applied).
 """
@@ -94,6 +104,8 @@ LAYOUTS: dict[int, dict[str, Any]] = {
     64: {"enc": (64, 128, 256), "dec_from": (256, 8), "dec": (256, 128, 32), "dis0": 32, "dis": (128, 256, 256)},
     32: {"enc": (64, 128, 256), "dec_from": (256, 4), "dec": (192, 128, 32), "dis0": 32, "dis": (128, 192, 256)},
 }
+#: Dis_l of the official scripts: recon_depth 9 at 64x64 (celeba/lfw/stl_aegan.py), 6 at 32x32 (cifar_aegan.py).
+OFFICIAL_LLIKE_LAYER = {64: 4, 32: 3}
 BN_MOMENTUM = 0.1  # DeepPy's momentum 0.9 is the weight of the old running value
 BN_EPS_2D, BN_EPS_1D = 1e-6, 1e-5  # architectures.py sets 1e-6 for spatial BN; BatchNormalization's default 1e-5
 
@@ -172,7 +184,10 @@ class Discriminator(nn.Module):
         return 1 + len(self.convs)
 
     def features(self, x: torch.Tensor, layer: int) -> torch.Tensor:
-        """Dis_l(x): the output of the ``layer``-th convolution (1-based), before its batch norm and ReLU."""
+        """Dis_l(x): the output of the ``layer``-th convolution (1-based), before its batch norm and ReLU; layer 0:
+        the pixels (the official ``recon_depth=0``, a pixel-wise Gaussian VAE error, Eq. 3)."""
+        if layer == 0:
+            return x
         h = self.conv0(x)
         if layer == 1:
             return h
@@ -182,7 +197,7 @@ class Discriminator(nn.Module):
             if i == layer:
                 return h
             h = F.relu(norm(h))
-        raise ValueError(f"llike_layer must be in 1..{self.n_layers}, got {layer}")
+        raise ValueError(f"llike_layer must be in 0..{self.n_layers}, got {layer}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = F.relu(self.conv0(x))
@@ -240,11 +255,15 @@ class VAEGAN(TranslationGAN):
         width: multiplies every convolution's filter count (1: official; small values for CPU demos).
         enc_fc: units of the encoder's linear layer (1,024).
         dis_fc: units of the discriminator's linear layer (512).
-        llike_layer: l of Dis_l, the convolution of Dis whose pre-batch-norm output measures the reconstruction
-            (official ``recon_depth=9``: the 4th).
+        llike_layer: l of Dis_l, the convolution of Dis whose pre-batch-norm output measures the reconstruction;
+            ``None``: the official scripts' choice for the image size, the 4th at 64x64 (CelebA, LFW, STL:
+            ``recon_depth=9``, 256 x 8 x 8 features) and the 3rd at 32x32 (CIFAR: ``recon_depth=6``, 192 x 8 x 8);
+            0: the pixels (official ``recon_depth=0``: the VAE's pixel-wise Gaussian error, Eq. 3, GAN kept).
         gamma: γ, the weight of L_llike^Dis_l against L_GAN in the decoder's loss (official w = 1e-6 on CelebA).
         discriminate_recon: also show D the reconstructions Dec(Enc(x)) (the paper's L_GAN with three terms); the
             official CelebA run shows it prior samples only (False).
+        real_weight: the weight of the real images in D's loss, the generated ones get 1 - it (official
+            ``real_vs_gen_weight``: 0.5; the LFW script 0.33).
         gan_eps: ε inside D's logarithms, log(d + ε) and log(1 - d + ε) (1e-3).
         margin: the equilibrium margin (0.35); ``None`` updates every network on every batch.
         equilibrium: the equilibrium value of D's costs (0.68, ≈ log 2).
@@ -273,9 +292,10 @@ class VAEGAN(TranslationGAN):
         width: float = 1.0,
         enc_fc: int = 1024,
         dis_fc: int = 512,
-        llike_layer: int = 4,
+        llike_layer: int | None = None,
         gamma: float = 1e-6,
         discriminate_recon: bool = False,
+        real_weight: float = 0.5,
         gan_eps: float = 1e-3,
         margin: float | None = 0.35,
         equilibrium: float = 0.68,
@@ -303,8 +323,12 @@ class VAEGAN(TranslationGAN):
         self.encoder = Encoder(channels, image_size, w(layout["enc"]), enc_fc, nz)
         self.decoder = Decoder(nz, (w([c0])[0], s0), w(layout["dec"]), channels)
         self.disc = Discriminator(channels, image_size, w([layout["dis0"]])[0], w(layout["dis"]), dis_fc)
-        if not 1 <= llike_layer <= self.disc.n_layers:
-            raise ValueError(f"llike_layer must be in 1..{self.disc.n_layers}, got {llike_layer}")
+        #: l of Dis_l (``llike_layer``, or the official scripts' layer for the image size)
+        self.llike_layer = OFFICIAL_LLIKE_LAYER[image_size] if llike_layer is None else llike_layer
+        if not 0 <= self.llike_layer <= self.disc.n_layers:
+            raise ValueError(f"llike_layer must be in 0..{self.disc.n_layers}, got {llike_layer}")
+        if not 0 < real_weight < 1:
+            raise ValueError(f"real_weight must be in (0, 1), got {real_weight}")
         for net in (self.encoder, self.decoder, self.disc):
             autofill_(net, init_gain)
         # Official wdecay: every conv/linear weight but the μ / log σ² heads (NormalEncoder has none).
@@ -358,10 +382,10 @@ class VAEGAN(TranslationGAN):
         mu, logvar = self.encoder(x)
         z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)  # reparameterisation
         x_tilde = self.decoder(z)  # (N, C, S, S): its batch norm statistics are the ones kept for inference
-        prior = (-0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(1)).mean()  # L_prior (Eq. 2), KL per image
-        # L_llike^Dis_l (Eqs. 4-5): Dis's first layers on [x̃; x] together (their batch norm sees both), the real
+        prior = (-0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(1)).mean()  # L_prior (Eq. 4), KL per image
+        # L_llike^Dis_l (Eqs. 6-7): Dis's first layers on [x̃; x] together (their batch norm sees both), the real
         # features as a fixed target. Dis's parameters are not trained by this term (only Enc's and Dec's are).
-        f_tilde, f_x = self.disc.features(torch.cat([x_tilde, x]), hp.llike_layer).chunk(2)
+        f_tilde, f_x = self.disc.features(torch.cat([x_tilde, x]), self.llike_layer).chunk(2)
         llike = 0.5 * (f_tilde - f_x.detach()).pow(2).flatten(1).sum(1).mean()
         # L_GAN: D sees [x; Dec(z_p)] (+ Dec(z) of the reconstructions, without a gradient to the encoder).
         z_gen = torch.randn_like(mu)
@@ -372,14 +396,15 @@ class VAEGAN(TranslationGAN):
         d = torch.sigmoid(self.disc(torch.cat([x, x_gen])))
         log_real = torch.log(d[:n] + hp.gan_eps).mean()  # mean log Dis(x)
         log_fake = torch.log(1 - d[n:] + hp.gan_eps).mean()  # mean log(1 - Dis(x̂)) over the generated images
-        gan = 0.5 * (log_real + log_fake)  # L_GAN (Eq. 3), real and generated weighted 0.5 each (official)
-        # Dec minimises γ L_llike - L_GAN (Algorithm 1), normalised by 1 + γ as the official w, 1 - w. The official
-        # decoder gradient is that of D's whole objective (real images too: D's batch norm mixes the batch) scaled
-        # by 1 / (generated images' weight) = 2 · (generated / N).
-        scale = 2 * x_gen.shape[0] / n
+        rw = hp.real_weight
+        gan = rw * log_real + (1 - rw) * log_fake  # L_GAN (Eq. 5), real / generated weighted as the official
+        # Dec minimises γ L_llike + L_GAN (Eq. 5's sign: it descends log(1 - Dis(Dec(z_p))), fooling D), normalised
+        # by 1 + γ as the official w, 1 - w. The official decoder gradient is that of D's whole objective (real images
+        # too: D's batch norm mixes the batch) scaled by 1 / (a generated image's weight (1 - rw) · N / generated).
+        scale = x_gen.shape[0] / ((1 - rw) * n)
         return {
             "enc": {"prior": prior, "llike": llike},
-            "dec": {"dec_llike": hp.gamma / (1 + hp.gamma) * llike, "dec_gan": -scale * gan / (1 + hp.gamma)},
+            "dec": {"dec_llike": hp.gamma / (1 + hp.gamma) * llike, "dec_gan": scale * gan / (1 + hp.gamma)},
             "dis": {"dis_gan": -gan},
             "d_real": -log_real.detach(),
             "d_fake": -log_fake.detach(),
