@@ -3,6 +3,7 @@
 from .alae import ALAE
 from .base import Condition, ConditionError, InferenceSpec, TranslationGAN
 from .bicyclegan import BicycleGAN
+from .consingan import ConSinGAN
 from .cut import CUT
 from .cyclegan import CycleGAN
 from .dcgan import DCGAN
@@ -27,6 +28,7 @@ __all__ = [
     "VAE",
     "BicycleGAN",
     "CUT",
+    "ConSinGAN",
     "DCGAN",
     "Condition",
     "ConditionError",
