@@ -305,8 +305,8 @@ def test_inconsistent_networks_and_unknown_files_are_rejected(tmp_path):
         from_official("pix2pix", G={"fc.weight": torch.zeros(2, 2)})
     with pytest.raises(OfficialWeightsError, match="another model"):
         from_official("pix2pix", G_A=resnet9())
-    with pytest.raises(OfficialWeightsError, match=r"import for .munit.: model must be one of \[.*.cyclegan."):
-        from_official("munit", G=resnet9())
+    with pytest.raises(OfficialWeightsError, match=r"import for .hidt.: model must be one of \[.*.cyclegan."):
+        from_official("hidt", G=resnet9())
     with pytest.raises(FileNotFoundError, match="nothing.pth"):
         from_official("pix2pix", G=tmp_path / "nothing.pth")
     lightning = tmp_path / "last.ckpt"

@@ -201,8 +201,24 @@ def test_mixed_precision_step(any_model_cls, tmp_path, precision):
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     fit_one_step(model, tmp_path, precision=precision)
     assert all(p.dtype == torch.float32 for p in model.parameters())  # master weights stay fp32
-    changed = sum(not torch.equal(p, before[n]) for n, p in model.named_parameters())
-    assert changed == len(before)
+    unchanged = [n for n, p in model.named_parameters() if torch.equal(p, before[n])]
+    # A bias right before a batch norm (kept where the official layout has one, e.g. Fader Networks) has a gradient
+    # that is mathematically zero: in fp32 it moves by round-off, in bf16 it may not move at all.
+    assert set(unchanged) <= biases_before_batch_norm(model), unchanged
+
+
+def biases_before_batch_norm(model: torch.nn.Module) -> set[str]:
+    """Names of the biases of convolutions / linear layers that a batch norm follows directly in a Sequential."""
+    names = set()
+    for prefix, module in model.named_modules():
+        if isinstance(module, torch.nn.Sequential):
+            children = list(module.named_children())
+            for (name, layer), (_, following) in zip(children, children[1:]):
+                if getattr(layer, "bias", None) is not None and isinstance(
+                    following, torch.nn.modules.batchnorm._BatchNorm
+                ):
+                    names.add(f"{prefix}.{name}.bias" if prefix else f"{name}.bias")
+    return names
 
 
 def test_torchscript_export_round_trip(any_model_cls, tmp_path):

@@ -94,7 +94,8 @@ def read_state_dict(source: WeightSource, name: str = "weights") -> StateDict:
         except pickle.UnpicklingError as e:
             raise OfficialWeightsError(
                 f"{where} cannot be loaded with weights_only=True: it holds Python objects besides tensors, so it "
-                f"is not an official state dict (the official save_networks stores tensors only). {e}"
+                f"is not a state dict. A pickled whole module (Fader Networks' released files) loads with "
+                f"translation_zoo.models.fader.load_official(path, trust_pickled_code=True), if you trust the file. {e}"
             ) from e
     if not isinstance(obj, Mapping):
         raise OfficialWeightsError(f"{where}: expected a state dict (key -> tensor), got {type(obj).__name__}")

@@ -9,6 +9,7 @@ from .cyclegan import CycleGAN
 from .dcgan import DCGAN
 from .discogan import DiscoGAN
 from .dualgan import DualGAN
+from .fader import FaderNetworks
 from .gan import GAN
 from .munit import MUNIT
 from .pix2pix import Pix2Pix
@@ -35,6 +36,7 @@ __all__ = [
     "CycleGAN",
     "DiscoGAN",
     "DualGAN",
+    "FaderNetworks",
     "GAN",
     "MUNIT",
     "InferenceSpec",
