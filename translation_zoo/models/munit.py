@@ -78,7 +78,15 @@ from torch import nn
 
 from ..losses import GANLoss
 from ..nn import init_weights
-from ..nn.unit_blocks import AdaptiveInstanceNorm2d, ContentEncoder, ConvBlock, Decoder, MsImageDis
+from ..nn.unit_blocks import (
+    AdaptiveInstanceNorm2d,
+    ContentEncoder,
+    ConvBlock,
+    Decoder,
+    MsImageDis,
+    official_step_lr,
+    read_official_pair,
+)
 from .base import Condition, InferenceSpec, TranslationGAN
 
 
@@ -317,12 +325,7 @@ class MUNIT(TranslationGAN):
                 )
         if hp.step_size is None:
             return optimizers, [s for s in (self._make_scheduler(o) for o in optimizers) if s is not None]
-        # Iteration k (0-based) uses lr·γ^⌊(k+1)/step_size⌋: the official train.py steps its StepLR before each
-        # iteration, so the first decay already applies to iteration step_size - 1.
-        schedulers = [
-            torch.optim.lr_scheduler.LambdaLR(o, lambda k: hp.gamma ** ((k + 1) // hp.step_size)) for o in optimizers
-        ]
-        return optimizers, schedulers
+        return optimizers, official_step_lr(optimizers, hp.step_size, hp.gamma)
 
     def on_train_epoch_end(self) -> None:
         if self.hparams.step_size is None:  # else stepped per iteration in training_step
@@ -517,19 +520,9 @@ class MUNIT(TranslationGAN):
             translation_zoo.hub.OfficialWeightsError: a file that is not ``{"a", "b"}`` state dicts, or weights that
                 do not fit the given options.
         """
-        from ..hub import OfficialWeightsError, from_official, read_checkpoint
+        from ..hub import from_official
 
-        weights: dict[str, Any] = {}
-        for kind, source in (("gen", gen), ("dis", dis)):
-            if source is None:
-                continue
-            bundle = read_checkpoint(source)
-            if set(bundle) != {"a", "b"}:
-                raise OfficialWeightsError(
-                    f"the official {kind}_<iteration>.pt holds {{'a': ..., 'b': ...}}, this one {sorted(bundle)}"
-                )
-            weights.update({f"{kind}_a": bundle["a"], f"{kind}_b": bundle["b"]})
-        return from_official("munit", **weights, **options)
+        return from_official("munit", **read_official_pair(gen, dis), **options)
 
     @classmethod
     def official_options(cls, state: dict[str, dict[str, torch.Tensor]], hparams: dict[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ Module and attribute names give the official state-dict keys (``enc.model.3.mode
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -228,3 +229,37 @@ __all__ = [
     "ResBlock",
     "ResBlocks",
 ]
+
+
+# ---------------------------------------------------------------------------------- training and checkpoints
+def official_step_lr(
+    optimizers: list[torch.optim.Optimizer], step_size: int, gamma: float
+) -> list[torch.optim.lr_scheduler.LRScheduler]:
+    """The official per-iteration step schedule of both codes: iteration k (0-based) uses lr·γ^⌊(k+1)/step_size⌋.
+
+    The official ``train.py`` steps its StepLR before each iteration, so the first decay already applies to iteration
+    ``step_size - 1``. Step the returned schedulers once per training iteration."""
+    return [torch.optim.lr_scheduler.LambdaLR(o, lambda k: gamma ** ((k + 1) // step_size)) for o in optimizers]
+
+
+def read_official_pair(gen: Any = None, dis: Any = None) -> dict[str, Any]:
+    """The networks of the official ``gen_<iteration>.pt`` / ``dis_<iteration>.pt`` (each ``{"a": ..., "b": ...}``,
+    read with ``weights_only=True``) as ``{"gen_a", "gen_b", "dis_a", "dis_b"}`` state dicts (a missing file is
+    skipped).
+
+    Raises:
+        translation_zoo.hub.OfficialWeightsError: a file that is not ``{"a", "b"}`` state dicts.
+    """
+    from ..hub import OfficialWeightsError, read_checkpoint
+
+    weights: dict[str, Any] = {}
+    for kind, source in (("gen", gen), ("dis", dis)):
+        if source is None:
+            continue
+        bundle = read_checkpoint(source)
+        if set(bundle) != {"a", "b"}:
+            raise OfficialWeightsError(
+                f"the official {kind}_<iteration>.pt holds {{'a': ..., 'b': ...}}, this one {sorted(bundle)}"
+            )
+        weights.update({f"{kind}_a": bundle["a"], f"{kind}_b": bundle["b"]})
+    return weights
