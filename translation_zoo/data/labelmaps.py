@@ -124,6 +124,13 @@ class LayoutInfo:
     shift: int = 0  # subtracted from stored ids (ADE20K: 1, so the stored "unknown" 0 is the don't-care id)
 
 
+#: The official preprocess modes (pix2pixHD ``--resize_or_crop`` and SPADE ``--preprocess_mode``).
+Preprocess = Literal[
+    "resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "scale_shortside", "scale_shortside_and_crop",
+    "fixed", "none",
+]  # fmt: skip
+
+
 LAYOUT_INFO: dict[str, LayoutInfo] = {
     # SPADE tests on Cityscapes' val split (its test labels are withheld): test_split "val".
     "cityscapes": LayoutInfo(35, 255, False, True, ("train", "val", "val")),
@@ -562,16 +569,7 @@ class LabelMapDataModule(TranslationDataModule):
         use_instance: bool | None = None,
         load_size: int = 286,
         crop_size: int = 256,
-        preprocess: Literal[
-            "resize_and_crop",
-            "crop",
-            "scale_width",
-            "scale_width_and_crop",
-            "scale_shortside",
-            "scale_shortside_and_crop",
-            "fixed",
-            "none",
-        ] = "resize_and_crop",
+        preprocess: Preprocess = "resize_and_crop",
         aspect_ratio: float = 1.0,
         size_multiple: int = 32,
         eval_load_size: int | None = None,
@@ -966,16 +964,7 @@ class DemoLabelMapDataModule(LabelMapDataModule):
         use_instance: bool = True,
         load_size: int = DEMO_SIZE,
         crop_size: int = DEMO_SIZE,
-        preprocess: Literal[
-            "resize_and_crop",
-            "crop",
-            "scale_width",
-            "scale_width_and_crop",
-            "scale_shortside",
-            "scale_shortside_and_crop",
-            "fixed",
-            "none",
-        ] = "resize_and_crop",
+        preprocess: Preprocess = "resize_and_crop",
         flip: bool = False,
         max_dataset_size: int | None = None,
         predict_dir: str | None = None,

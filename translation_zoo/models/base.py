@@ -222,15 +222,29 @@ class TranslationGAN(L.LightningModule):
                     yield p
 
     def configure_optimizers(self):
+        optimizers = self._make_optimizers()
+        schedulers = [self._make_scheduler(opt) for opt in optimizers]
+        return optimizers, [s for s in schedulers if s is not None]
+
+    def _make_optimizers(self) -> list[torch.optim.Optimizer]:
+        """One optimiser per player of :meth:`param_groups`: the injected factory, else Adam(lr, (beta1, beta2)) with
+        the paper's L2 ``weight_decay`` where it has one (added to the gradient, as ``torch.optim.Adam``)."""
         hp = self.hparams
         optimizers = []
         for params in (list(self._parameters_of(mods)) for mods in self.param_groups().values()):
             if self.optimizer_factory is not None:
                 optimizers.append(self.optimizer_factory(params))
             else:
-                optimizers.append(torch.optim.Adam(params, lr=hp.lr, betas=(hp.beta1, hp.beta2), fused=hp.fused))
-        schedulers = [self._make_scheduler(opt) for opt in optimizers]
-        return optimizers, [s for s in schedulers if s is not None]
+                optimizers.append(
+                    torch.optim.Adam(
+                        params,
+                        lr=hp.lr,
+                        betas=(hp.beta1, hp.beta2),
+                        weight_decay=hp.get("weight_decay", 0.0),
+                        fused=hp.fused,
+                    )
+                )
+        return optimizers
 
     def _make_scheduler(self, opt: torch.optim.Optimizer):
         hp = self.hparams

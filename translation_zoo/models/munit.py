@@ -312,19 +312,9 @@ class MUNIT(TranslationGAN):
 
     def configure_optimizers(self):
         hp = self.hparams
-        optimizers = []
-        for modules in self.param_groups().values():
-            params = list(self._parameters_of(modules))
-            if self.optimizer_factory is not None:
-                optimizers.append(self.optimizer_factory(params))
-            else:
-                optimizers.append(
-                    torch.optim.Adam(
-                        params, lr=hp.lr, betas=(hp.beta1, hp.beta2), weight_decay=hp.weight_decay, fused=hp.fused
-                    )
-                )
         if hp.step_size is None:
-            return optimizers, [s for s in (self._make_scheduler(o) for o in optimizers) if s is not None]
+            return super().configure_optimizers()
+        optimizers = self._make_optimizers()  # Adam with the official weight decay
         return optimizers, official_step_lr(optimizers, hp.step_size, hp.gamma)
 
     def on_train_epoch_end(self) -> None:
