@@ -124,3 +124,26 @@ def test_init_weights(init_type):
         torch.testing.assert_close(w @ w.T, torch.eye(32), atol=1e-4, rtol=0)
     with pytest.raises(ValueError, match="init_type"):
         init_weights(net, "uniform")
+
+
+def test_moving_average_halves_after_one_half_life_and_copies_buffers_on_request():
+    """nn.ema: θ_ema ← β θ_ema + (1 − β) θ; β = ½ after ``half_life`` images; buffers only with copy_buffers."""
+    from translation_zoo.nn import half_life_beta, moving_average_copy, update_moving_average
+
+    net = torch.nn.BatchNorm2d(3)
+    ema = moving_average_copy(net)
+    assert not any(p.requires_grad for p in ema.parameters())
+    with torch.no_grad():
+        net.weight.fill_(3.0)  # ema.weight stays 1
+        net.running_mean.fill_(5.0)
+    assert half_life_beta(64, 64) == 0.5
+    update_moving_average([(net, ema)], half_life_beta(64, 64))
+    torch.testing.assert_close(ema.weight, torch.full((3,), 2.0))
+    assert bool((ema.running_mean == 0).all())  # parameters only by default (StarGAN v2, ALAE)
+    update_moving_average([(net, ema)], 0.0, copy_buffers=True)  # StyleGAN2 copies the buffers
+    torch.testing.assert_close(ema.weight, net.weight)
+    assert bool((ema.running_mean == 5).all())
+    with pytest.raises(ValueError, match="beta"):
+        update_moving_average([(net, ema)], 1.5)
+    with pytest.raises(ValueError, match="parameters"):
+        update_moving_average([(net, torch.nn.Linear(2, 2, bias=False))], 0.5)

@@ -21,12 +21,14 @@ from .stylegan2 import StyleGAN2
 from .ugatit import UGATIT
 from .unit import UNIT
 from .vae import VAE
+from .vaegan import VAEGAN
 
 __all__ = [
     "ALAE",
     "UGATIT",
     "UNIT",
     "VAE",
+    "VAEGAN",
     "BicycleGAN",
     "CUT",
     "ConSinGAN",

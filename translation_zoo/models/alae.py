@@ -81,6 +81,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..nn.ema import half_life_beta, update_moving_average
 from .base import Condition, InferenceSpec, TranslationGAN
 
 
@@ -312,10 +313,8 @@ class ALAE(TranslationGAN):
         half_life = self.hparams.ema_half_life
         if half_life <= 0:
             return
-        beta = 0.5 ** (batch_size / half_life)
-        for ema, net in ((self.mapping_ema, self.mapping), (self.gen_ema, self.gen), (self.encoder_ema, self.encoder)):
-            for p_ema, p in zip(ema.parameters(), net.parameters()):
-                p_ema.lerp_(p.detach().to(p_ema.dtype), 1.0 - beta)
+        pairs = ((self.mapping, self.mapping_ema), (self.gen, self.gen_ema), (self.encoder, self.encoder_ema))
+        update_moving_average(pairs, half_life_beta(batch_size, half_life))
 
     # ----------------------------------------------------------------------------------------- inference
     def _nets(self) -> tuple[nn.Module, nn.Module, nn.Module]:

@@ -63,7 +63,6 @@ Deviations:
 
 from __future__ import annotations
 
-import copy
 import math
 from typing import Any, Literal
 
@@ -72,6 +71,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..losses.regularizers import r1_penalty
+from ..nn.ema import moving_average_copy, update_moving_average
 from .base import Condition, InferenceSpec, TranslationGAN
 
 # ------------------------------------------------------------------------------------------------ blocks
@@ -460,9 +460,9 @@ class StarGANv2(TranslationGAN):
         self.disc = Discriminator(input_nc, img_size, n_domains, max_conv_dim, dim_in)
         # Official build_model: the averaged copies are taken before the Solver applies he_init to the trained
         # networks only, so they start from PyTorch's default initialisation (kept: it is what the official runs do).
-        self.gen_ema = copy.deepcopy(self.gen).requires_grad_(False)
-        self.mapping_network_ema = copy.deepcopy(self.mapping_network).requires_grad_(False)
-        self.style_encoder_ema = copy.deepcopy(self.style_encoder).requires_grad_(False)
+        self.gen_ema = moving_average_copy(self.gen)
+        self.mapping_network_ema = moving_average_copy(self.mapping_network)
+        self.style_encoder_ema = moving_average_copy(self.style_encoder)
         for net in (self.gen, self.mapping_network, self.style_encoder, self.disc):
             net.apply(he_init)
 
@@ -623,15 +623,12 @@ class StarGANv2(TranslationGAN):
     @torch.no_grad()
     def update_ema(self) -> None:
         """θ_ema ← β θ_ema + (1 − β) θ for G, F and E (official ``moving_average``, parameters only)."""
-        beta = self.hparams.ema_beta
         pairs = (
             (self.gen, self.gen_ema),
             (self.mapping_network, self.mapping_network_ema),
             (self.style_encoder, self.style_encoder_ema),
         )
-        for net, ema in pairs:
-            for p, p_ema in zip(net.parameters(), ema.parameters()):
-                p_ema.lerp_(p.detach().to(p_ema.dtype), 1.0 - beta)
+        update_moving_average(pairs, self.hparams.ema_beta)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         super().on_save_checkpoint(checkpoint)

@@ -70,7 +70,6 @@ Deviations:
 
 from __future__ import annotations
 
-import copy
 import io
 import math
 import pickle
@@ -82,6 +81,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..nn.ema import half_life_beta, moving_average_copy, update_moving_average
 from .base import Condition, InferenceSpec, TranslationGAN
 
 #: ``train.py``'s ``cfg_specs`` (the two configurations of the paper's networks), in this class's options.
@@ -660,7 +660,7 @@ class StyleGAN2(TranslationGAN):
         self.disc = Discriminator(
             image_size, channels, channel_base, channel_max, mbstd_group_size, mbstd_num_channels, conv_clamp
         )
-        self.gen_ema = copy.deepcopy(self.gen).eval().requires_grad_(False)
+        self.gen_ema = moving_average_copy(self.gen).eval()
         self.register_buffer("pl_mean", torch.zeros([]))
         self.register_buffer("images_seen", torch.zeros([], dtype=torch.float64))  # for the EMA ramp-up
         self.eval_metrics = self.build_eval_metrics(val_metrics, feature_extractor, paired=False)
@@ -764,12 +764,9 @@ class StyleGAN2(TranslationGAN):
         ema_nimg = hp.ema_kimg * 1000
         if hp.ema_rampup is not None:  # the images seen before this batch (official cur_nimg)
             ema_nimg = min(ema_nimg, float(self.images_seen) * hp.ema_rampup)
-        beta = 0.5 ** (batch_size / max(ema_nimg, 1e-8))
+        beta = half_life_beta(batch_size, ema_nimg)
         self.images_seen += batch_size
-        for p_ema, p in zip(self.gen_ema.parameters(), self.gen.parameters()):
-            p_ema.copy_(p.detach().lerp(p_ema, beta))
-        for b_ema, b in zip(self.gen_ema.buffers(), self.gen.buffers()):
-            b_ema.copy_(b)
+        update_moving_average([(self.gen, self.gen_ema)], beta, copy_buffers=True)
 
     # ----------------------------------------------------------------------------------------- inference
     def inference_conditions(self) -> dict[str, Condition]:

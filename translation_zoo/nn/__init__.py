@@ -2,6 +2,7 @@
 
 from .conv import conv_bias, get_activation, get_norm_layer
 from .discriminators import PatchDiscriminator, PixelDiscriminator
+from .ema import half_life_beta, moving_average_copy, update_moving_average
 from .factory import define_discriminator, define_generator
 from .init import init_weights
 from .multiscale import MultiscaleDiscriminator, patch_layers
@@ -21,6 +22,9 @@ __all__ = [
     "define_generator",
     "get_activation",
     "get_norm_layer",
+    "half_life_beta",
     "init_weights",
+    "moving_average_copy",
     "patch_layers",
+    "update_moving_average",
 ]
