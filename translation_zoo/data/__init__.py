@@ -49,6 +49,17 @@ Batch contract (every data module, every stage):
   labels and instances are resized with nearest neighbour. Predict batches carry ``label`` (+ ``instance``) and
   ``path``, no ``image``.
 
+* Video batches (SAVP, vid2vid; ``VideoDataModule``: frame folders or video files)::
+
+      {"frames": (N, T, C, H, W), "n_context": (N,) int64, "start": (N,) int64, "path": list[str]}
+
+  ``T = clip_length`` frames ``frame_step`` apart; the first ``n_context`` are context, the rest are to be
+  predicted; ``start`` is the first frame's index in its source; ``path`` the clip (frame folder or video file)
+  relative to its split folder. Paired clips (vid2vid: label or edge maps) add ``"label"``: (N, T, 1, H, W) int64
+  class ids with ``label_nc > 0``, or (N, T, C, H, W) float in [-1, 1] image maps with ``label_nc = 0``. Every
+  frame of a clip and its maps share one resize, crop and flip. Predict batches hold the model input only:
+  ``frames`` (or ``label`` for paired data), ``n_context``, ``start``, ``path``.
+
 A model names the layout it trains on in ``batch_kind`` (``"paired"``, ``"unpaired"``, ``"multidomain"``,
 ``"unconditional"``, ``"single_image"``, ``"semantic"``); the zoo-wide tests build a synthetic batch of that kind
 (``tests/conftest.py``, ``BATCH_KINDS``).
@@ -65,6 +76,7 @@ from translation_zoo.data.paired import PairedDataModule
 from translation_zoo.data.single import DemoSingleImageDataModule, SingleImageDataModule
 from translation_zoo.data.unconditional import DemoImageFolderDataModule, ImageFolderDataModule
 from translation_zoo.data.unpaired import UnpairedDataModule
+from translation_zoo.data.video import DemoVideoDataModule, VideoDataModule
 
 __all__ = [
     "DataError",
@@ -74,6 +86,7 @@ __all__ = [
     "DemoPairedDataModule",
     "DemoSingleImageDataModule",
     "DemoUnpairedDataModule",
+    "DemoVideoDataModule",
     "ImageFolderDataModule",
     "LabelMapDataModule",
     "MultiDomainDataModule",
@@ -81,6 +94,7 @@ __all__ = [
     "SingleImageDataModule",
     "TranslationDataModule",
     "UnpairedDataModule",
+    "VideoDataModule",
     "label_from_path",
     "list_images",
     "load_image",

@@ -5,6 +5,7 @@ from .base import Condition, ConditionError, InferenceSpec, TranslationGAN
 from .bicyclegan import BicycleGAN
 from .consingan import ConSinGAN
 from .cut import CUT
+from .cvaegan import CVAEGAN
 from .cyclegan import CycleGAN
 from .dcgan import DCGAN
 from .discogan import DiscoGAN
@@ -31,6 +32,7 @@ __all__ = [
     "VAEGAN",
     "BicycleGAN",
     "CUT",
+    "CVAEGAN",
     "ConSinGAN",
     "DCGAN",
     "Condition",
