@@ -151,10 +151,10 @@ def test_catalogue_holds_the_official_scripts_releases():
     assert weights.list_pretrained("cyclegan") == sorted(f"cyclegan/{n}" for n in CYCLEGAN_NAMES)
     assert weights.list_pretrained("pix2pix") == sorted(f"pix2pix/{n}" for n in PIX2PIX_NAMES)
     # Each paper file declares its own releases (tests/test_bicyclegan.py and tests/test_cut.py check theirs).
-    assert {e.model for e in weights.CATALOGUE.values()} == {"CycleGAN", "Pix2Pix", "BicycleGAN", "CUT"}
-    assert len(weights.CATALOGUE) == 18 + 5 + 5 + 6
+    assert {e.model for e in weights.CATALOGUE.values()} == {"CycleGAN", "Pix2Pix", "BicycleGAN", "CUT", "SPADE"}
+    assert len(weights.CATALOGUE) == 18 + 5 + 5 + 6 + 3
     for name, entry in weights.CATALOGUE.items():
-        assert entry.name == name and entry.licence.startswith("BSD")
+        assert entry.name == name and entry.licence.startswith("CC BY-NC-SA" if entry.model == "SPADE" else "BSD")
         assert all(file.sha256 is None for file in entry.files)  # the authors publish none; never invent one
         family, short = name.split("/")
         if family not in ("cyclegan", "pix2pix"):
@@ -178,6 +178,10 @@ OFFICIAL_MILLIONS = {
     ("BicycleGAN", "E", 1): 2.590,  # E reads B (3 channels) whatever A has
     ("BicycleGAN", "E", 3): 2.590,
     ("CUT", "G", 3): 11.378,  # anti-aliasing adds buffers, no parameters
+    # SPADE: label maps in (1 channel), one architecture per dataset (tests/test_spade.py pins the exact counts).
+    ("SPADE", "G", "spade/coco"): 97.481,
+    ("SPADE", "G", "spade/ade20k"): 96.492,
+    ("SPADE", "G", "spade/cityscapes"): 93.048,
 }
 
 
@@ -200,14 +204,15 @@ def test_every_entry_constructs_its_model_and_takes_official_weights():
                 name: cls.ours_to_official(name, getattr(model, attr).state_dict()) for name, attr in networks.items()
             }
             loaded = from_official(entry.official_model, **official, **entry.options)
-        assert (model.hparams.input_nc, model.hparams.output_nc) == (entry.input_nc, entry.output_nc)
+        assert (model.inference_spec().input_nc, model.hparams.output_nc) == (entry.input_nc, entry.output_nc)
         assert type(loaded) is cls and dict(loaded.hparams) == dict(model.hparams)
         for name, attr in networks.items():
             n = sum(p.numel() for p in getattr(model, attr).parameters())
-            assert round(n / 1e6, 3) == OFFICIAL_MILLIONS[entry.model, name, entry.input_nc], (entry.name, name)
+            which = entry.name if entry.model == "SPADE" else entry.input_nc
+            assert round(n / 1e6, 3) == OFFICIAL_MILLIONS[entry.model, name, which], (entry.name, name)
         checked[key] = entry.name
     # One architecture per family, BicycleGAN's edges (1 channel) and photos (3), CUT's and FastCUT's modes.
-    assert len(checked) == 6, checked
+    assert len(checked) == 6 + 3, checked
 
 
 def test_entries_link_to_datasets_and_reverses():

@@ -204,7 +204,9 @@ def test_mixed_precision_step(any_model_cls, tmp_path, precision):
     unchanged = [n for n, p in model.named_parameters() if torch.equal(p, before[n])]
     # A bias right before a batch norm (kept where the official layout has one, e.g. Fader Networks) has a gradient
     # that is mathematically zero: in fp32 it moves by round-off, in bf16 it may not move at all.
-    assert set(unchanged) <= biases_before_batch_norm(model), unchanged
+    # A model may name parameters whose gradient is exactly zero in this step (its own test checks that in fp32).
+    allowed = biases_before_batch_norm(model) | set(getattr(model, "zero_gradient_parameters", set)())
+    assert set(unchanged) <= allowed, unchanged
 
 
 def biases_before_batch_norm(model: torch.nn.Module) -> set[str]:

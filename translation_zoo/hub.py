@@ -317,6 +317,7 @@ def to_official(model: TranslationGAN) -> dict[str, StateDict]:
             official, {k: v.detach().cpu().clone() for k, v in getattr(model, attr).state_dict().items()}
         )
         for official, attr in cls.official_networks.items()
+        if getattr(model, attr, None) is not None  # optional networks (SPADE's / pix2pixHD's encoder when unused)
     }
 
 

@@ -181,6 +181,8 @@ def prepare_conditions(model: TranslationGAN, conditions: Mapping[str, Any], x: 
         n, (height, width), device, dtype = x, (0, 0), param.device, param.dtype
     else:
         n, (height, width), device, dtype = x.shape[0], x.shape[-2:], x.device, x.dtype
+        if not dtype.is_floating_point:  # label maps are integer ids: codes and images take the model's float type
+            dtype = next(model.parameters()).dtype
     out: dict[str, Any] = {}
     for name, value in conditions.items():
         if value is None:

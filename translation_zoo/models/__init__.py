@@ -16,6 +16,7 @@ from .munit import MUNIT
 from .pix2pix import Pix2Pix
 from .pix2pixhd import Pix2PixHD
 from .singan import SinGAN
+from .spade import SPADE
 from .stargan import StarGAN
 from .starganv2 import StarGANv2
 from .stylegan2 import StyleGAN2
@@ -46,6 +47,7 @@ __all__ = [
     "InferenceSpec",
     "Pix2Pix",
     "Pix2PixHD",
+    "SPADE",
     "SinGAN",
     "StarGAN",
     "StarGANv2",
