@@ -6,6 +6,9 @@
   safetensors) and :class:`InceptionFeatures` (the standard FID InceptionV3; needs ``torch-fidelity`` and
   user-supplied weights, never downloaded).
 - :func:`lpips_diversity` -- mean pairwise LPIPS between samples of a multimodal model.
+- :func:`segmentation_scores` / :class:`LabelMapFeatures` -- label-to-photo fidelity on the ``digit_scenes`` demo: a
+  small U-Net trained on the real demo photos segments synthesised photos (pixel accuracy, mean class accuracy,
+  mIoU: the pix2pixHD/SPADE protocol); its pooled features give FID in a demo feature space.
 
 Images are float tensors in [-1, 1], shape (N, 1 or 3, H, W).
 """
@@ -21,6 +24,7 @@ from translation_zoo.metrics.features import (
     InceptionFeatures,
     build_feature_extractor,
 )
+from translation_zoo.metrics.label_maps import LabelMapFeatures, label_map_fid, segmentation_scores
 from translation_zoo.metrics.paired import PAIRED_METRICS, to_unit_range
 from translation_zoo.metrics.suite import ALL_METRICS, TranslationMetrics, score_translations
 
@@ -32,6 +36,7 @@ __all__ = [
     "PAIRED_METRICS",
     "DigitClassifier",
     "DigitFeatures",
+    "LabelMapFeatures",
     "FeatureExtractor",
     "FrechetDistance",
     "InceptionFeatures",
@@ -42,4 +47,6 @@ __all__ = [
     "digit_split",
     "lpips_diversity",
     "to_unit_range",
+    "label_map_fid",
+    "segmentation_scores",
 ]

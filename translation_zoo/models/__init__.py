@@ -12,6 +12,7 @@ from .discogan import DiscoGAN
 from .dualgan import DualGAN
 from .fader import FaderNetworks
 from .gan import GAN
+from .genegan import GeneGAN
 from .munit import MUNIT
 from .pix2pix import Pix2Pix
 from .pix2pixhd import Pix2PixHD
@@ -43,6 +44,7 @@ __all__ = [
     "DualGAN",
     "FaderNetworks",
     "GAN",
+    "GeneGAN",
     "MUNIT",
     "InferenceSpec",
     "Pix2Pix",
