@@ -320,3 +320,51 @@ def missing_names(left: Iterable[str], right: Iterable[str], limit: int = 5) -> 
     missing = sorted(set(left) - set(right))
     more = f" and {len(missing) - limit} more" if len(missing) > limit else ""
     return ", ".join(missing[:limit]) + more
+
+
+# ------------------------------------------------------------------------------------------ generated demos
+DEMO_MARKER = "DEMO_COMPLETE"
+
+
+def demo_complete(folder: Path, stamp: str) -> bool:
+    """Whether ``folder`` holds a finished build whose marker file reads ``stamp`` (e.g. ``"digit_scenes v1"``)."""
+    marker = folder / DEMO_MARKER
+    return marker.is_file() and marker.read_text().strip() == stamp
+
+
+def build_demo_once(root: Path, name: str, version: int, build: Callable[[Path], None]) -> Path:
+    """Make the generated demo ``name`` (version ``version``) exist in ``root``; return ``root``.
+
+    ``build(folder)`` writes it into a temporary sibling folder that is then renamed into place, so a reader never
+    sees half a demo and concurrent callers (pytest-xdist workers) agree: the first rename wins. An older version
+    of the same demo is replaced; a non-empty folder that is not this demo is an error, never overwritten.
+    """
+    import shutil
+    import tempfile
+
+    stamp = f"{name} v{version}"
+    if demo_complete(root, stamp):
+        return root
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
+    try:
+        build(tmp)
+        (tmp / DEMO_MARKER).write_text(stamp + "\n")
+        if root.is_dir() and not demo_complete(root, stamp):
+            marker = root / DEMO_MARKER
+            if marker.is_file() and marker.read_text().startswith(f"{name} v"):  # an older version: replace it
+                old = Path(tempfile.mkdtemp(prefix=f".{root.name}.old-", dir=root.parent))
+                os.replace(root, old / root.name)
+                shutil.rmtree(old, ignore_errors=True)
+            elif any(root.iterdir()):
+                raise DataError(f"{root} exists but is not the {name} demo: remove it or choose another root")
+            else:
+                root.rmdir()
+        try:
+            os.rename(tmp, root)
+        except OSError:
+            if not demo_complete(root, stamp):  # another process won the race with a complete copy: use it
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return root

@@ -86,6 +86,7 @@ from translation_zoo.data import demo_sources
 from translation_zoo.data.base import (
     DataError,
     TranslationDataModule,
+    build_demo_once,
     check_bool,
     check_choice,
     check_int,
@@ -748,7 +749,6 @@ class LabelMapDataModule(TranslationDataModule):
 # ------------------------------------------------------------------------------------------ embedded demo
 DEMO_NAME = "digit_scenes"
 DEMO_VERSION = 1
-DEMO_MARKER = "DEMO_COMPLETE"
 DEMO_SIZE = 64
 #: Background ("stuff") classes: real scikit-image textures, each tinted with its own colour.
 DEMO_TEXTURES = ("brick", "grass", "gravel", "camera")
@@ -886,11 +886,6 @@ class _DigitScenes:
         return (photo * 255).round().clip(0, 255).astype(np.uint8), label, instance
 
 
-def _demo_complete(folder: Path) -> bool:
-    marker = folder / DEMO_MARKER
-    return marker.is_file() and marker.read_text().strip() == f"{DEMO_NAME} v{DEMO_VERSION}"
-
-
 def build_demo(out: Path, seed: int = 0) -> None:
     """Write the ``digit_scenes`` demo into ``out`` in the pix2pixhd layout (``<split>_label/`` ...)."""
     gen = _DigitScenes()
@@ -907,36 +902,10 @@ def build_demo(out: Path, seed: int = 0) -> None:
 
 
 def ensure_label_demo(root: str | Path | None = None) -> Path:
-    """Generate the ``digit_scenes`` demo into ``root`` unless it is there; return ``root``.
-
-    Built in a temporary sibling folder and renamed into place (concurrent callers: the first rename wins).
-    """
+    """Generate the ``digit_scenes`` demo into ``root`` unless it is there; return ``root`` (built aside and renamed
+    into place: :func:`~translation_zoo.data.base.build_demo_once`)."""
     root = Path(root).expanduser() if root is not None else data_home() / "demo" / DEMO_NAME
-    if _demo_complete(root):
-        return root
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
-    try:
-        build_demo(tmp)
-        (tmp / DEMO_MARKER).write_text(f"{DEMO_NAME} v{DEMO_VERSION}\n")
-        if root.is_dir() and not _demo_complete(root):
-            marker = root / DEMO_MARKER
-            if marker.is_file() and marker.read_text().startswith(f"{DEMO_NAME} v"):
-                old = Path(tempfile.mkdtemp(prefix=f".{root.name}.old-", dir=root.parent))
-                os.replace(root, old / root.name)
-                shutil.rmtree(old, ignore_errors=True)
-            elif any(root.iterdir()):
-                raise DataError(f"{root} exists but is not the {DEMO_NAME} demo: remove it or choose another root")
-            else:
-                root.rmdir()
-        try:
-            os.rename(tmp, root)
-        except OSError:
-            if not _demo_complete(root):  # another process won the race with a complete copy: use it
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return root
+    return build_demo_once(root, DEMO_NAME, DEMO_VERSION, build_demo)
 
 
 class DemoLabelMapDataModule(LabelMapDataModule):

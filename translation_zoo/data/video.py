@@ -95,8 +95,6 @@ import functools
 import importlib
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,6 +110,7 @@ from translation_zoo.data.base import (
     IMAGE_EXTENSIONS,
     DataError,
     TranslationDataModule,
+    build_demo_once,
     check_bool,
     check_choice,
     check_int,
@@ -817,7 +816,6 @@ class VideoDataModule(TranslationDataModule):
 # ------------------------------------------------------------------------------------------ embedded demo
 DEMOS = ("moving_mnist", "moving_mnist_edges")
 DEMO_VERSION = 1
-DEMO_MARKER = "DEMO_COMPLETE"
 DEMO_SIZE = 64
 DEMO_FRAMES = 20
 DEMO_DIGIT = 28
@@ -898,42 +896,12 @@ def build_video_demo(name: str, out: Path, seed: int = 0) -> None:
                 _save_clip(out / f"{split}_A" / clip_name, canny_edges(clip))
 
 
-def _demo_complete(folder: Path, name: str) -> bool:
-    marker = folder / DEMO_MARKER
-    return marker.is_file() and marker.read_text().strip() == f"{name} v{DEMO_VERSION}"
-
-
 def ensure_video_demo(name: str, root: str | Path | None = None) -> Path:
     """Generate the video demo ``name`` into ``root`` (default ``$TRANSLATION_ZOO_DATA/demo/<name>``) unless it is
-    there; return ``root``. Built in a temporary sibling folder and renamed into place (concurrent callers: the
-    first rename wins)."""
+    there; return ``root`` (built aside and renamed into place: :func:`~translation_zoo.data.base.build_demo_once`)."""
     check_choice("name", name, DEMOS)
     root = Path(root).expanduser() if root is not None else data_home() / "demo" / name
-    if _demo_complete(root, name):
-        return root
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.tmp-", dir=root.parent))
-    try:
-        build_video_demo(name, tmp)
-        (tmp / DEMO_MARKER).write_text(f"{name} v{DEMO_VERSION}\n")
-        if root.is_dir() and not _demo_complete(root, name):
-            marker = root / DEMO_MARKER
-            if marker.is_file() and marker.read_text().startswith(f"{name} v"):
-                old = Path(tempfile.mkdtemp(prefix=f".{root.name}.old-", dir=root.parent))
-                os.replace(root, old / root.name)
-                shutil.rmtree(old, ignore_errors=True)
-            elif any(root.iterdir()):
-                raise DataError(f"{root} exists but is not the {name} demo: remove it or choose another root")
-            else:
-                root.rmdir()
-        try:
-            os.rename(tmp, root)
-        except OSError:
-            if not _demo_complete(root, name):  # another process won the race with a complete copy: use it
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return root
+    return build_demo_once(root, name, DEMO_VERSION, lambda folder: build_video_demo(name, folder))
 
 
 class DemoVideoDataModule(VideoDataModule):
