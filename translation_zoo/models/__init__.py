@@ -13,6 +13,7 @@ from .dualgan import DualGAN
 from .fader import FaderNetworks
 from .gan import GAN
 from .genegan import GeneGAN
+from .icgan import IcGAN
 from .munit import MUNIT
 from .pix2pix import Pix2Pix
 from .pix2pixhd import Pix2PixHD
@@ -45,6 +46,7 @@ __all__ = [
     "FaderNetworks",
     "GAN",
     "GeneGAN",
+    "IcGAN",
     "MUNIT",
     "InferenceSpec",
     "Pix2Pix",
