@@ -9,6 +9,7 @@ from .cvaegan import CVAEGAN
 from .cyclegan import CycleGAN
 from .dcgan import DCGAN
 from .discogan import DiscoGAN
+from .drit import DRIT
 from .dualgan import DualGAN
 from .fader import FaderNetworks
 from .gan import GAN
@@ -38,6 +39,7 @@ __all__ = [
     "CVAEGAN",
     "ConSinGAN",
     "DCGAN",
+    "DRIT",
     "Condition",
     "ConditionError",
     "CycleGAN",
