@@ -61,7 +61,6 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..losses import GANLoss, ImagePool
@@ -69,6 +68,7 @@ from ..losses.feature_matching import feature_matching_loss
 from ..losses.perceptual import VGGLoss
 from ..nn import init_weights
 from ..nn.conv import get_norm_layer
+from ..nn.label_maps import get_edges, label_colors, label_ids, one_hot
 from ..nn.multiscale import MultiscaleDiscriminator
 from .base import InferenceSpec, TranslationGAN
 
@@ -84,30 +84,6 @@ OFFICIAL_PARAMS = {
 
 
 # ------------------------------------------------------------------------------------------------- inputs
-def get_edges(instance: torch.Tensor) -> torch.Tensor:
-    """Boundary map (N, 1, H, W) float of an id map (N, 1, H, W): 1 where a 4-neighbour differs (official
-    ``get_edges``); written without in-place ops so it exports to ONNX."""
-    t = instance
-    dx = (t[..., :, 1:] != t[..., :, :-1]).to(torch.float32)  # (N, 1, H, W-1)
-    dy = (t[..., 1:, :] != t[..., :-1, :]).to(torch.float32)  # (N, 1, H-1, W)
-    edge = torch.maximum(F.pad(dx, (1, 0)), F.pad(dx, (0, 1)))
-    return torch.maximum(edge, torch.maximum(F.pad(dy, (0, 0, 1, 0)), F.pad(dy, (0, 0, 0, 1))))
-
-
-def one_hot(label: torch.Tensor, n: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """(N, 1, H, W) ids -> (N, n, H, W) one-hot (out-of-range ids: all zeros); comparison-based so it exports."""
-    classes = torch.arange(n, device=label.device, dtype=label.dtype).view(1, n, 1, 1)
-    return (label == classes).to(dtype)
-
-
-def label_ids(x: torch.Tensor) -> torch.Tensor:
-    """Integer label ids (N, 1, H, W) of ``x``: integer tensors as they are; a float tensor is the grayscale label
-    image in [-1, 1] (what ``translate`` and exported graphs take), id = round((x + 1) · 127.5)."""
-    if x.is_floating_point():
-        return torch.round((x.float() + 1) * 127.5).long()
-    return x.long()
-
-
 def instance_average(features: torch.Tensor, instance: torch.Tensor) -> torch.Tensor:
     """Instance-wise average pooling (§3.4): every pixel gets its instance's mean feature, per image and channel.
 
@@ -295,22 +271,6 @@ class LabelToImage(nn.Module):
         return self.gen(torch.cat(inputs, 1))
 
 
-def label_colors(label: torch.Tensor, n: int) -> torch.Tensor:
-    """(N, 1, H, W) ids -> (N, 3, H, W) colours in [-1, 1] (the PASCAL bit-interleaved colour map), for grids."""
-    cmap = torch.zeros(max(n, 1), 3)
-    for i in range(n):
-        c, r, g, b = i, 0, 0, 0
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        cmap[i] = torch.tensor([r, g, b]) / 127.5 - 1
-    ids = label.long().clamp(0, max(n - 1, 0))[:, 0]
-    return cmap.to(label.device)[ids].permute(0, 3, 1, 2)
-
-
-# ---------------------------------------------------------------------------------------------------- model
 class Pix2PixHD(TranslationGAN):
     """pix2pixHD: label maps (+ instance maps) to photos with a coarse-to-fine G, multi-scale D and feature matching.
 

@@ -82,6 +82,7 @@ from ..losses import GANLoss
 from ..losses.feature_matching import feature_matching_loss
 from ..losses.perceptual import VGGLoss
 from ..nn.conv import get_norm_layer
+from ..nn.label_maps import get_edges, label_colors, label_ids, one_hot
 from ..nn.multiscale import MultiscaleDiscriminator
 from ..weights import Pretrained, WeightsFile
 from .base import Condition, InferenceSpec, TranslationGAN
@@ -101,38 +102,6 @@ OFFICIAL_PARAMS = {
 }
 
 UPSAMPLINGS = {"normal": 5, "more": 6, "most": 7}
-
-
-# ------------------------------------------------------------------------------------------------- inputs
-def get_edges(instance: torch.Tensor) -> torch.Tensor:
-    """Boundary map (N, 1, H, W) float of an id map (N, 1, H, W): 1 where a 4-neighbour has another id (the
-    official ``get_edges``), without in-place ops so that it exports."""
-    dx = (instance[..., :, 1:] != instance[..., :, :-1]).float()  # (N, 1, H, W-1)
-    dy = (instance[..., 1:, :] != instance[..., :-1, :]).float()  # (N, 1, H-1, W)
-    horizontal = torch.maximum(F.pad(dx, (1, 0)), F.pad(dx, (0, 1)))
-    vertical = torch.maximum(F.pad(dy, (0, 0, 1, 0)), F.pad(dy, (0, 0, 0, 1)))
-    return torch.maximum(horizontal, vertical)
-
-
-def one_hot(label: torch.Tensor, n: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """(N, 1, H, W) ids -> (N, n, H, W) one-hot (ids outside 0..n-1: all zeros), comparison-based so it exports."""
-    classes = torch.arange(n, device=label.device, dtype=label.dtype).view(1, n, 1, 1)
-    return (label == classes).to(dtype)
-
-
-def label_ids(x: torch.Tensor) -> torch.Tensor:
-    """Integer ids (N, 1, H, W): integer tensors as they are; a float tensor is the grayscale label image in [-1, 1]
-    (what ``translate`` and exported graphs take): id = round((x + 1) · 127.5)."""
-    if x.is_floating_point():
-        return torch.round((x.float() + 1) * 127.5).long()
-    return x.long()
-
-
-def label_colors(label: torch.Tensor, n: int) -> torch.Tensor:
-    """(N, 1, H, W) ids -> (N, 3, H, W) colours in [-1, 1] (a fixed random palette), for image grids."""
-    g = torch.Generator().manual_seed(0)
-    palette = (torch.rand(max(n, 1), 3, generator=g) * 2 - 1).to(label.device)
-    return palette[label.long().clamp(0, max(n - 1, 0))[:, 0]].permute(0, 3, 1, 2)
 
 
 # ----------------------------------------------------------------------------------------------- networks
