@@ -38,9 +38,10 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
+from digit_attrs import THICK, Digits, measured
 from torch.utils.data import DataLoader, Dataset
 
-from translation_zoo.data.multidomain import DEMO_ATTRIBUTES, digit_attributes
+from translation_zoo.data.multidomain import DEMO_ATTRIBUTES
 from translation_zoo.metrics import DigitFeatures, digit_split
 from translation_zoo.models.fader import FaderNetworks
 
@@ -53,25 +54,6 @@ FADER_DIGITS: dict[str, Any] = {
     "n_layers": 3,
     "lambda_lat_dis": 1e-2,
 }
-THICK = DEMO_ATTRIBUTES.index("Thick")
-
-
-class Digits(Dataset):
-    """``{"image", "attrs"}`` items: digits (N, 1, 32, 32) in [-1, 1] with measured attribute flags (N, 3)."""
-
-    def __init__(self, x: torch.Tensor, attrs: torch.Tensor) -> None:
-        self.x, self.attrs = x, attrs
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        return {"image": self.x[i], "attrs": self.attrs[i]}
-
-
-def measured(x: torch.Tensor) -> np.ndarray:
-    """Stroke width, slant, ink width of digits (N, 1, S, S) in [-1, 1]."""
-    return digit_attributes(x[:, 0].clamp(-1, 1).numpy())
 
 
 def train(model: FaderNetworks, data: Dataset, iterations: int, batch_size: int, seed: int) -> float:
